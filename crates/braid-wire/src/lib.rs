@@ -1,1 +1,8 @@
+//! braid-wire: zero-copy views and parsed representations of the packets braid handles.
+//!
+//! Following smoltcp, each format has a `Packet<T: AsRef<[u8]>>`-style view that checks its
+//! length once and then reads fields in place, and a plain-data `Repr` that protocol code
+//! builds and consumes. Parsing never panics and never allocates.
 #![forbid(unsafe_code)]
+
+pub mod wg;
