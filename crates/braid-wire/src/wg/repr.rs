@@ -2,7 +2,7 @@
 //! independent of where the fields sit in the datagram.
 
 /// A handshake initiation (type 1, 148 bytes on the wire).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InitiationRepr {
     /// The initiator's session index, echoed by the response.
     pub sender_index: u32,
