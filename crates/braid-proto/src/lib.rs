@@ -17,4 +17,10 @@ pub mod replay;
 pub mod time;
 pub mod timers;
 
+pub use allowed_ips::AllowedIps;
+pub use device::{
+    ConfigError, Device, DeviceConfig, DeviceStats, DropReason, Endpoint, PeerConfig, PeerId, PeerStats, Received,
+    Transmit,
+};
+pub use replay::ReplayWindow;
 pub use time::Instant;

@@ -1,0 +1,86 @@
+//! What a driver or the UAPI hands the device: its own settings, each peer's settings, and
+//! the address a peer is reached at.
+
+use crate::constants::DEFAULT_REPLAY_WINDOW;
+use crate::crypto::PublicKey;
+use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
+
+/// Device-wide settings.
+#[derive(Clone, Debug)]
+pub struct DeviceConfig {
+    /// The interface's static private key; a device without one answers no handshake
+    /// (wireguard-go lets `wg` configure peers before the key).
+    pub private_key: Option<[u8; 32]>,
+    /// Tunnel MTU: plaintext is padded to a multiple of 16 but never beyond it.
+    pub mtu: usize,
+    /// Anti-replay window in packets (at least the kernel's 8128; bonding wants more).
+    pub replay_window: usize,
+    /// Handshake messages per second above which the device considers itself under load.
+    pub handshake_load_threshold: u32,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        Self { private_key: None, mtu: 1420, replay_window: DEFAULT_REPLAY_WINDOW, handshake_load_threshold: 1024 }
+    }
+}
+
+/// Where a peer is reached: its UDP address and, when known, our local address that it
+/// talked to (source-address stickiness: replies leave from the address the peer used).
+/// Multipath will give one peer several of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The peer's address and port.
+    pub addr: SocketAddr,
+    /// Our address the peer's packets arrived on, if the driver knows it.
+    pub local: Option<IpAddr>,
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(addr: SocketAddr) -> Self {
+        Endpoint { addr, local: None }
+    }
+}
+
+/// A peer's settings, as `wg set` or a config file gives them.
+#[derive(Clone, Debug)]
+pub struct PeerConfig {
+    /// The peer's static public key: its identity.
+    pub public_key: PublicKey,
+    /// Optional pre-shared key mixed into every handshake (post-quantum hedge).
+    pub preshared_key: Option<[u8; 32]>,
+    /// Where to send handshakes before the peer has talked to us.
+    pub endpoint: Option<Endpoint>,
+    /// Send a keepalive after this much idle time (keeps NAT mappings open).
+    pub persistent_keepalive: Option<Duration>,
+    /// Prefixes routed to this peer and accepted from it.
+    pub allowed_ips: Vec<(IpAddr, u8)>,
+}
+
+impl PeerConfig {
+    /// A peer with only its key: no endpoint, no routes, no keepalive.
+    pub fn new(public_key: PublicKey) -> Self {
+        Self { public_key, preshared_key: None, endpoint: None, persistent_keepalive: None, allowed_ips: Vec::new() }
+    }
+}
+
+/// Why a configuration change was refused; nothing was changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The peer's public key is the device's own (the UAPI ignores such a peer, as wireguard-go).
+    #[error("the public key is this device's own")]
+    OwnPublicKey,
+    /// A peer with this public key exists already.
+    #[error("a peer with this public key already exists")]
+    DuplicatePeer,
+    /// The peer handle is stale or unknown.
+    #[error("no such peer")]
+    NoSuchPeer,
+    /// An allowed-IPs prefix is invalid.
+    #[error("invalid allowed-ip prefix {0}/{1}")]
+    BadPrefix(IpAddr, u8),
+    /// The MTU is outside 576..=65535 (IPv4 minimum; IPv6 needs 1280 on the tunnel).
+    #[error("invalid MTU {0}")]
+    BadMtu(usize),
+}
