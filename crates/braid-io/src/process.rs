@@ -1,0 +1,73 @@
+//! Process plumbing for the daemon: detaching into the background once the interface and
+//! its control socket exist, as `wg-quick` expects of a userspace implementation.
+
+#![allow(unsafe_code)]
+
+use std::io::{self, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// Which side of a [`daemonize`] call we are on.
+#[derive(Debug)]
+pub enum Daemonized {
+    /// The original process: it should exit with the child's readiness status.
+    Parent(i32),
+    /// The detached child: carry on, then call [`ReadyNotifier::ready`].
+    Child(ReadyNotifier),
+}
+
+/// Lets the detached child tell the waiting parent that it is serving (or failed).
+#[derive(Debug)]
+pub struct ReadyNotifier {
+    pipe: std::fs::File,
+}
+
+impl ReadyNotifier {
+    /// Reports success (0) or an exit status to the parent, then detaches stdio.
+    pub fn ready(mut self, status: u8) {
+        let _ = self.pipe.write_all(&[status]);
+        redirect_stdio_to_null();
+    }
+}
+
+fn redirect_stdio_to_null() {
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        for fd in 0..=2 {
+            // SAFETY: dup2 onto the standard descriptors, which this process owns.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
+
+/// Forks: the parent waits until the child reports readiness (or dies) and returns its
+/// status; the child starts a new session. Must be called before any thread is spawned.
+pub fn daemonize() -> io::Result<Daemonized> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created by pipe2 and are owned by nobody else.
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: the process is single-threaded here (documented precondition), so the child
+    // inherits a consistent address space; it only continues ordinary Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        drop(write_end);
+        let mut status = [1u8];
+        let mut pipe = std::fs::File::from(read_end);
+        let code = match pipe.read(&mut status) {
+            Ok(1) => i32::from(status[0]),
+            _ => 1, // the child died before reporting
+        };
+        return Ok(Daemonized::Parent(code));
+    }
+    drop(read_end);
+    // SAFETY: setsid has no memory-safety preconditions.
+    unsafe { libc::setsid() };
+    let _ = std::env::set_current_dir("/");
+    Ok(Daemonized::Child(ReadyNotifier { pipe: std::fs::File::from(write_end) }))
+}

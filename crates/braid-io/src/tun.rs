@@ -1,0 +1,146 @@
+//! A Linux TUN device (layer 3, no packet-information header): IP packets in and out.
+
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Longest interface name Linux accepts (IFNAMSIZ − 1).
+pub const MAX_NAME_LEN: usize = libc::IFNAMSIZ - 1;
+
+/// An open TUN device. Dropping it closes the file descriptor, which removes a
+/// non-persistent interface.
+#[derive(Debug)]
+pub struct Tun {
+    file: File,
+    name: String,
+}
+
+fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN || name.bytes().any(|b| b == 0 || b == b'/') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid interface name {name:?}")));
+    }
+    // SAFETY: ifreq is a plain C struct for which all-zero bytes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    Ok(req)
+}
+
+impl Tun {
+    /// Creates (or attaches to) TUN interface `name` with IFF_TUN | IFF_NO_PI, non-blocking.
+    pub fn create(name: &str) -> io::Result<Tun> {
+        let mut req = ifreq_for(name)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open("/dev/net/tun")?;
+        req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+        // SAFETY: TUNSETIFF reads and writes one `ifreq`, which `req` is, and `file` is an
+        // open descriptor of /dev/net/tun for the duration of the call.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel wrote a NUL-terminated name into ifr_name (IFNAMSIZ bytes).
+        let name = unsafe { CStr::from_ptr(req.ifr_name.as_ptr()) }.to_string_lossy().into_owned();
+        Ok(Tun { file, name })
+    }
+
+    /// Adopts an already-open TUN descriptor (`WG_TUN_FD`, as wireguard-go honours it).
+    pub fn from_fd(fd: OwnedFd, name: &str) -> io::Result<Tun> {
+        let file = File::from(fd);
+        set_nonblocking(file.as_raw_fd())?;
+        Ok(Tun { file, name: name.to_owned() })
+    }
+
+    /// The interface name the kernel gave the device.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads one IP packet; `WouldBlock` when none is waiting.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.file).read(buf)
+    }
+
+    /// Writes one IP packet.
+    pub fn send(&self, packet: &[u8]) -> io::Result<usize> {
+        (&self.file).write(packet)
+    }
+
+    /// The interface's current MTU (it can change under us with `ip link set mtu`).
+    pub fn mtu(&self) -> io::Result<usize> {
+        interface_mtu(&self.name)
+    }
+}
+
+impl AsRawFd for Tun {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+/// Reads an interface's MTU with SIOCGIFMTU.
+pub fn interface_mtu(name: &str) -> io::Result<usize> {
+    let mut req = ifreq_for(name)?;
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    // SAFETY: SIOCGIFMTU fills the `ifru_mtu` member of the `ifreq` we pass; the socket is open.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFMTU, &mut req as *mut libc::ifreq) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel initialised the mtu member of the union on success.
+    let mtu = unsafe { req.ifr_ifru.ifru_mtu };
+    usize::try_from(mtu).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative MTU"))
+}
+
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes ownership of an inherited descriptor number (from an environment variable).
+///
+/// The caller asserts the number names an open descriptor nobody else owns: the parent
+/// process handed it over for exactly this use.
+pub fn adopt_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only queries the descriptor; it fails with EBADF if it is not open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and, per the caller's contract, ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated_before_any_syscall() {
+        for bad in ["", "a/b", "sixteen-chars-xx", "nul\0"] {
+            assert!(ifreq_for(bad).is_err(), "{bad:?}");
+        }
+        assert!(ifreq_for("wg0").is_ok());
+    }
+
+    #[test]
+    fn loopback_mtu_is_readable() {
+        let mtu = interface_mtu("lo").expect("lo exists");
+        assert!(mtu >= 1280, "{mtu}");
+    }
+}
