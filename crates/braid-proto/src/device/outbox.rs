@@ -9,6 +9,8 @@ use super::PeerId;
 /// The largest handshake message (an initiation).
 pub(crate) const MAX_HANDSHAKE_LEN: usize = 148;
 
+// Handshake messages are rare and small: keeping them inline avoids an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Outgoing {
     /// A ready handshake message or cookie reply.
     Message { peer: Option<PeerId>, to: Endpoint, len: usize, bytes: [u8; MAX_HANDSHAKE_LEN] },
