@@ -5,4 +5,5 @@
 //! builds and consumes. Parsing never panics and never allocates.
 #![forbid(unsafe_code)]
 
+pub mod ip_header;
 pub mod wg;
