@@ -370,6 +370,17 @@ impl Device {
         self.allowed_ips.prefixes_of(id).collect()
     }
 
+    /// Every allowed-IPs prefix with its peer in one pass over the table (IPv4 then IPv6, in
+    /// address order), so the UAPI `get` can group them without a table walk per peer.
+    pub fn allowed_ips(&self) -> impl Iterator<Item = (IpAddr, u8, PeerId)> + '_ {
+        self.allowed_ips.iter()
+    }
+
+    /// A peer's pre-shared key, `None` when it has none (all zeros), for the UAPI `get`.
+    pub fn peer_preshared_key(&self, id: PeerId) -> Option<Zeroizing<[u8; 32]>> {
+        peer_ref(&self.peers, id).map(|p| p.preshared_key.clone()).filter(|k| k.iter().any(|&b| b != 0))
+    }
+
     /// The peer that packets to `addr` are routed to.
     pub fn route(&self, addr: IpAddr) -> Option<PeerId> {
         self.allowed_ips.lookup(addr)
