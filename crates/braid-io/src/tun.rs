@@ -74,6 +74,11 @@ impl Tun {
         (&self.file).write(packet)
     }
 
+    /// Sets the interface MTU.
+    pub fn set_mtu(&self, mtu: usize) -> io::Result<()> {
+        set_interface_mtu(&self.name, mtu)
+    }
+
     /// The interface's current MTU (it can change under us with `ip link set mtu`).
     pub fn mtu(&self) -> io::Result<usize> {
         interface_mtu(&self.name)
@@ -84,6 +89,20 @@ impl AsRawFd for Tun {
     fn as_raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
     }
+}
+
+/// Sets an interface's MTU with SIOCSIFMTU (needs CAP_NET_ADMIN).
+pub fn set_interface_mtu(name: &str, mtu: usize) -> io::Result<()> {
+    let mut req = ifreq_for(name)?;
+    req.ifr_ifru.ifru_mtu =
+        libc::c_int::try_from(mtu).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "MTU too large"))?;
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    // SAFETY: SIOCSIFMTU reads the `ifreq` we pass (name and mtu set); the socket is open.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFMTU, &mut req as *mut libc::ifreq) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Reads an interface's MTU with SIOCGIFMTU.

@@ -1,30 +1,64 @@
-//! The `braid` command. Until the daemon lands (issue: drop-in for wireguard-go), its main job
-//! is the protocol demo: two braid devices in the deterministic simulator, handshaking,
-//! exchanging data over a lossy link, rekeying and roaming, printed as it happens.
+//! The `braid` command.
+//!
+//! * `braid [-f] INTERFACE` — the wireguard-go-compatible daemon (what `wg-quick` runs as
+//!   `WG_QUICK_USERSPACE_IMPLEMENTATION`).
+//! * `braid demo` (also with no arguments) — two braid devices in the deterministic
+//!   simulator: handshake, data over a lossy link, a rekey and a roam, printed as it happens.
 
-use clap::{Parser, Subcommand};
+use braid::daemon::{self, DaemonOptions};
+use clap::{ArgAction, Parser, Subcommand};
+use std::process::ExitCode;
 
 /// braid: userspace WireGuard with multipath bonding and an embedded TCP/IP stack.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
+    /// Stay in the foreground instead of detaching once the interface is up.
+    #[arg(short, long)]
+    foreground: bool,
+
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+
+    /// The interface to create and serve (as `wireguard-go INTERFACE`).
+    interface: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run two simulated peers through a handshake, data, a rekey and a roam (the default).
+    /// Run two simulated peers through a handshake, data, a rekey and a roam.
     Demo,
 }
 
-fn main() {
+fn init_logging(verbose: u8, foreground: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 if foreground => "info",
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Demo) {
-        Command::Demo => {
+    match (cli.command, cli.interface) {
+        (Some(Command::Demo), _) | (None, None) => {
             let mut out = String::new();
-            braid_sim::demo::run(&mut out);
+            braid_sim::demo::run(&mut out); // DEMO
             print!("{out}");
+            ExitCode::SUCCESS
+        }
+        (None, Some(interface)) => {
+            init_logging(cli.verbose, cli.foreground);
+            daemon::run(&DaemonOptions { interface, foreground: cli.foreground })
         }
     }
 }

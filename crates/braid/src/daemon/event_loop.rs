@@ -1,0 +1,362 @@
+//! The daemon's event loop: one thread, one `poll`, the device in the middle.
+//!
+//! TUN and UDP readiness, UAPI connections, signals and the device's next timer deadline all
+//! wake the same `mio::Poll`; the device needs no lock because only this thread touches it.
+//! (The fast data path — batching, offloads, all cores — replaces the packet handling here
+//! in a later step, behind the same device API.)
+
+use crate::uapi::{Errno, UapiHost, UapiSession};
+use braid_io::{Tun, UdpSockets};
+use braid_proto::{Device, Endpoint, Instant};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use super::uapi_socket::ControlSocket;
+
+const TUN: Token = Token(0);
+const UDP4: Token = Token(1);
+const UDP6: Token = Token(2);
+const UAPI: Token = Token(3);
+const SIGNAL: Token = Token(4);
+const FIRST_CONN: usize = 16;
+
+/// How often the loop checks things nobody signals: MTU changes, the socket file.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// Largest datagram or TUN packet handled.
+const BUF_LEN: usize = 65536;
+
+/// Why the loop ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The control socket file was removed.
+    SocketRemoved,
+}
+
+/// The sockets a UAPI `set` may rebind or re-mark.
+pub struct Sockets {
+    pub udp: UdpSockets,
+    pub fwmark: u32,
+}
+
+struct Host<'a> {
+    sockets: &'a mut Sockets,
+    registry: &'a Registry,
+}
+
+impl UapiHost for Host<'_> {
+    fn listen_port(&self) -> u16 {
+        self.sockets.udp.port()
+    }
+
+    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno> {
+        if port != 0 && port == self.sockets.udp.port() {
+            return Ok(());
+        }
+        let fresh = UdpSockets::bind(port, self.sockets.fwmark).map_err(|_| Errno::EADDRINUSE)?;
+        deregister_udp(self.registry, &self.sockets.udp);
+        self.sockets.udp = fresh;
+        register_udp(self.registry, &self.sockets.udp).map_err(|e| Errno::from(&e))?;
+        tracing::info!(port = self.sockets.udp.port(), "listening");
+        Ok(())
+    }
+
+    fn fwmark(&self) -> u32 {
+        self.sockets.fwmark
+    }
+
+    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno> {
+        self.sockets.udp.set_fwmark(mark).map_err(|e| Errno::from(&e))?;
+        self.sockets.fwmark = mark;
+        Ok(())
+    }
+}
+
+fn register_udp(registry: &Registry, udp: &UdpSockets) -> io::Result<()> {
+    registry.register(&mut SourceFd(&udp.v4.as_raw_fd()), UDP4, Interest::READABLE)?;
+    if let Some(v6) = &udp.v6 {
+        registry.register(&mut SourceFd(&v6.as_raw_fd()), UDP6, Interest::READABLE)?;
+    }
+    Ok(())
+}
+
+fn deregister_udp(registry: &Registry, udp: &UdpSockets) {
+    let _ = registry.deregister(&mut SourceFd(&udp.v4.as_raw_fd()));
+    if let Some(v6) = &udp.v6 {
+        let _ = registry.deregister(&mut SourceFd(&v6.as_raw_fd()));
+    }
+}
+
+struct Connection {
+    stream: UnixStream,
+    session: UapiSession,
+    pending: Vec<u8>,
+}
+
+/// Everything the running interface owns.
+pub struct EventLoop {
+    pub device: Device,
+    pub tun: Tun,
+    pub sockets: Sockets,
+    pub control: ControlSocket,
+    pub signals: UnixStream,
+    poll: Poll,
+    origin: std::time::Instant,
+    conns: HashMap<usize, Connection>,
+    next_conn: usize,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+}
+
+/// Monotonic time for the device: nanoseconds since the loop started.
+fn mono(origin: std::time::Instant) -> Instant {
+    Instant::from_duration(origin.elapsed())
+}
+
+/// Wall-clock time for handshake timestamps.
+pub fn unix_now() -> Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+}
+
+impl EventLoop {
+    /// Registers everything with a new poller. `origin` is the instant the device's time
+    /// counts from.
+    pub fn new(
+        device: Device,
+        tun: Tun,
+        sockets: Sockets,
+        control: ControlSocket,
+        signals: UnixStream,
+        origin: std::time::Instant,
+    ) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let registry = poll.registry();
+        registry.register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)?;
+        register_udp(registry, &sockets.udp)?;
+        registry.register(&mut SourceFd(&control.listener.as_raw_fd()), UAPI, Interest::READABLE)?;
+        signals.set_nonblocking(true)?;
+        registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL, Interest::READABLE)?;
+        Ok(EventLoop {
+            device,
+            tun,
+            sockets,
+            control,
+            signals,
+            poll,
+            origin,
+            conns: HashMap::new(),
+            next_conn: FIRST_CONN,
+            rx: vec![0; BUF_LEN],
+            tx: vec![0; BUF_LEN],
+        })
+    }
+
+    /// Runs until a signal arrives or the control socket disappears.
+    pub fn run(&mut self) -> io::Result<Exit> {
+        let mut events = Events::with_capacity(64);
+        let mut next_housekeeping = std::time::Instant::now();
+        loop {
+            let now = mono(self.origin);
+            let mut timeout = next_housekeeping.saturating_duration_since(std::time::Instant::now());
+            if let Some(deadline) = self.device.next_deadline() {
+                timeout = timeout.min(deadline.saturating_duration_since(now));
+            }
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    TUN => self.drain_tun(),
+                    UDP4 => self.drain_udp(false),
+                    UDP6 => self.drain_udp(true),
+                    UAPI => self.accept_uapi(),
+                    SIGNAL => {
+                        let mut b = [0u8; 16];
+                        let _ = self.signals.read(&mut b);
+                        return Ok(Exit::Signal);
+                    }
+                    Token(t) => self.serve_uapi(t),
+                }
+            }
+            let now = mono(self.origin);
+            if self.device.next_deadline().is_some_and(|d| d <= now) {
+                self.device.poll_timers(now);
+                self.flush();
+            }
+            if std::time::Instant::now() >= next_housekeeping {
+                next_housekeeping = std::time::Instant::now() + HOUSEKEEPING;
+                if !self.control.still_present() {
+                    return Ok(Exit::SocketRemoved);
+                }
+                if let Ok(mtu) = self.tun.mtu() {
+                    if mtu != self.device.mtu() && self.device.set_mtu(mtu).is_ok() {
+                        tracing::info!(mtu, "interface MTU changed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends everything the device has queued.
+    fn flush(&mut self) {
+        let now = mono(self.origin);
+        while let Some(t) = self.device.poll_transmit(now, &mut self.tx) {
+            send(&self.sockets.udp, &self.tx[..t.len], t.to);
+        }
+    }
+
+    fn drain_tun(&mut self) {
+        // mio is edge-triggered: read until the queue is empty.
+        loop {
+            let n = match self.tun.recv(&mut self.rx) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "TUN read failed");
+                    break;
+                }
+            };
+            let now = mono(self.origin);
+            if let Ok(Some(t)) = self.device.handle_tun_packet(now, &self.rx[..n], &mut self.tx) {
+                send(&self.sockets.udp, &self.tx[..t.len], t.to);
+            }
+            self.flush();
+        }
+    }
+
+    fn drain_udp(&mut self, v6: bool) {
+        loop {
+            let socket = match (v6, &self.sockets.udp.v6) {
+                (false, _) => &self.sockets.udp.v4,
+                (true, Some(s)) => s,
+                (true, None) => return,
+            };
+            let (n, from) = match socket.recv_from(&mut self.rx) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // ICMP errors surface as ECONNREFUSED etc. on the next read: ignore them.
+                Err(_) => continue,
+            };
+            let from = normalise(from);
+            let now = mono(self.origin);
+            match self.device.handle_datagram(now, Endpoint::from(from), &mut self.rx[..n]) {
+                Ok(Some(received)) => {
+                    if let Err(e) = self.tun.send(&self.rx[received.packet]) {
+                        tracing::debug!(error = %e, "TUN write failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(reason) => tracing::trace!(%reason, %from, "datagram dropped"),
+            }
+            self.flush();
+        }
+    }
+
+    fn accept_uapi(&mut self) {
+        loop {
+            match self.control.listener.accept() {
+                Ok((stream, _)) => {
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let token = self.next_conn;
+                    self.next_conn += 1;
+                    let fd = stream.as_raw_fd();
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut SourceFd(&fd), Token(token), Interest::READABLE | Interest::WRITABLE)
+                        .is_ok()
+                    {
+                        self.conns
+                            .insert(token, Connection { stream, session: UapiSession::new(), pending: Vec::new() });
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "UAPI accept failed");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn serve_uapi(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(&token) else { return };
+        let mut closed = false;
+        let mut buf = [0u8; 16384];
+        loop {
+            match conn.stream.read(&mut buf) {
+                Ok(0) => {
+                    let reply = conn.session.finish();
+                    conn.pending.extend_from_slice(&reply);
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    let now = mono(self.origin);
+                    let mut host = Host { sockets: &mut self.sockets, registry: self.poll.registry() };
+                    let reply = conn.session.feed(&buf[..n], now, &mut self.device, &mut host);
+                    conn.pending.extend_from_slice(&reply);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        // Write what we can; the rest waits for the next writable event.
+        while !conn.pending.is_empty() {
+            match conn.stream.write(&conn.pending) {
+                Ok(n) => {
+                    conn.pending.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if closed || (conn.session.is_closed() && conn.pending.is_empty()) {
+            if let Some(conn) = self.conns.remove(&token) {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&conn.stream.as_raw_fd()));
+            }
+        }
+        // A `set` may have queued handshakes (new endpoint + keepalive).
+        self.flush();
+    }
+}
+
+/// IPv4-mapped IPv6 sources become plain IPv4 so a peer has one identity per address.
+fn normalise(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+fn send(udp: &UdpSockets, bytes: &[u8], to: Endpoint) {
+    if let Err(e) = udp.send_to(bytes, to.addr) {
+        // A full socket buffer or an unreachable network drops the packet, as the kernel does.
+        tracing::trace!(error = %e, to = %to.addr, "send failed");
+    }
+}

@@ -1,0 +1,131 @@
+//! `braid [-f] INTERFACE`: the wireguard-go-compatible daemon.
+//!
+//! Creates the TUN interface and the UAPI socket, detaches (unless `-f`) once both exist, then
+//! runs the event loop until SIGINT/SIGTERM or until the socket file is deleted; on the way out
+//! the socket file is removed and closing the TUN descriptor removes the interface.
+//! `WG_TUN_FD` and `WG_UAPI_FD` hand over descriptors opened by a parent, as with wireguard-go.
+
+mod event_loop;
+pub mod uapi_socket;
+
+pub use event_loop::{unix_now, EventLoop, Exit, Sockets};
+pub use uapi_socket::{socket_path, ControlSocket};
+
+use braid_io::process::{daemonize, Daemonized};
+use braid_io::{Tun, UdpSockets};
+use braid_proto::{Device, DeviceConfig, Instant};
+use rand_chacha::rand_core::SeedableRng;
+use std::io;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::ExitCode;
+
+/// The MTU a new interface gets (wireguard-go's default: 1500 minus IPv6 + UDP + WireGuard).
+pub const DEFAULT_MTU: usize = 1420;
+
+/// How the daemon was asked to run.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// The interface to create.
+    pub interface: String,
+    /// Stay in the foreground (no fork), logging to stderr.
+    pub foreground: bool,
+}
+
+fn env_fd(name: &str) -> io::Result<Option<std::os::fd::OwnedFd>> {
+    match std::env::var(name) {
+        Ok(v) => {
+            let fd: i32 = v.parse().map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("{name}={v:?} is not a descriptor"))
+            })?;
+            braid_io::tun::adopt_inherited_fd(fd).map(Some)
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Opens the TUN device and control socket: the two things that must exist before the
+/// daemon reports ready.
+fn open_interface(interface: &str) -> io::Result<(Tun, ControlSocket)> {
+    let tun = match env_fd("WG_TUN_FD")? {
+        Some(fd) => Tun::from_fd(fd, interface)?,
+        None => {
+            let tun = Tun::create(interface)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot create TUN interface {interface}: {e}")))?;
+            // wireguard-go's default, so `ip link set up` alone gives a working tunnel.
+            if let Err(e) = tun.set_mtu(DEFAULT_MTU) {
+                tracing::warn!(error = %e, "cannot set the default MTU");
+            }
+            tun
+        }
+    };
+    let control = match env_fd("WG_UAPI_FD")? {
+        Some(fd) => ControlSocket::from_listener(UnixListener::from(fd), tun.name())?,
+        None => ControlSocket::bind(tun.name())?,
+    };
+    Ok((tun, control))
+}
+
+/// Builds the device and runs the loop; returns when the interface should go away.
+fn serve(tun: Tun, control: ControlSocket, ready: impl FnOnce()) -> io::Result<Exit> {
+    let (sig_read, sig_write) = UnixStream::pair()?;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::low_level::pipe::register(signal, sig_write.try_clone()?)?;
+    }
+    let udp = UdpSockets::bind(0, 0)?;
+    let origin = std::time::Instant::now();
+    let mtu = tun.mtu().unwrap_or(1420);
+    let config = DeviceConfig { mtu, ..DeviceConfig::default() };
+    let rng = rand_chacha::ChaCha20Rng::from_os_rng();
+    let device = Device::new(config, Instant::ZERO, unix_now(), Box::new(rng));
+    tracing::info!(interface = tun.name(), port = udp.port(), mtu, "interface up");
+    let mut event_loop = EventLoop::new(device, tun, Sockets { udp, fwmark: 0 }, control, sig_read, origin)?;
+    ready();
+    let exit = event_loop.run()?;
+    tracing::info!(?exit, "shutting down");
+    Ok(exit)
+}
+
+/// Runs the daemon; the exit code is what the `braid` process returns.
+pub fn run(options: &DaemonOptions) -> ExitCode {
+    let (tun, control) = match open_interface(&options.interface) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("braid: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if options.foreground {
+        return match serve(tun, control, || {}) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("braid: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match daemonize() {
+        Err(e) => {
+            eprintln!("braid: cannot daemonise: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(Daemonized::Parent(code)) => ExitCode::from(code as u8),
+        Ok(Daemonized::Child(notifier)) => {
+            let mut notifier = Some(notifier);
+            let result = serve(tun, control, || {
+                if let Some(n) = notifier.take() {
+                    n.ready(0);
+                }
+            });
+            match result {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    if let Some(n) = notifier.take() {
+                        eprintln!("braid: {e}");
+                        n.ready(1);
+                    }
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
