@@ -5,5 +5,7 @@
 //! builds and consumes. Parsing never panics and never allocates.
 #![forbid(unsafe_code)]
 
+pub mod checksum;
 pub mod ip_header;
+pub mod tcp;
 pub mod wg;
