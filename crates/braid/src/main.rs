@@ -5,6 +5,7 @@
 //! * `braid demo` (also with no arguments) — two braid devices in the deterministic
 //!   simulator: handshake, data over a lossy link, a rekey and a roam, printed as it happens.
 
+use braid::cli;
 use braid::daemon::{self, DaemonOptions};
 use clap::{ArgAction, Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,6 +33,37 @@ struct Cli {
 enum Command {
     /// Run two simulated peers through a handshake, data, a rekey and a roam.
     Demo,
+    /// Show interfaces as `wg show` does (all interfaces without a name).
+    Show {
+        /// The interface; all braid/wireguard-go interfaces when omitted.
+        interface: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring up a tunnel from a wg-quick style file (`wg0.conf` creates `wg0`).
+    Up {
+        /// The configuration file.
+        file: std::path::PathBuf,
+    },
+    /// Take a tunnel down (an interface name, or the file it came up from).
+    Down {
+        /// Interface name or configuration file.
+        target: String,
+    },
+}
+
+fn report(result: std::io::Result<String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("braid: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(verbose: u8, foreground: bool) {
@@ -56,6 +88,12 @@ fn main() -> ExitCode {
             print!("{out}");
             ExitCode::SUCCESS
         }
+        (Some(Command::Show { interface, json }), _) => report(cli::show::run(interface.as_deref(), json)),
+        (Some(Command::Up { file }), _) => {
+            init_logging(cli.verbose, false);
+            report(cli::up_down::up(&file))
+        }
+        (Some(Command::Down { target }), _) => report(cli::up_down::down(&target)),
         (None, Some(interface)) => {
             init_logging(cli.verbose, cli.foreground);
             daemon::run(&DaemonOptions { interface, foreground: cli.foreground })

@@ -38,6 +38,8 @@ pub enum Exit {
     Signal,
     /// The control socket file was removed.
     SocketRemoved,
+    /// The TUN interface was deleted (`ip link delete`, as `wg-quick down` does).
+    InterfaceRemoved,
 }
 
 /// The sockets a UAPI `set` may rebind or re-mark.
@@ -175,7 +177,11 @@ impl EventLoop {
             }
             for event in events.iter() {
                 match event.token() {
-                    TUN => self.drain_tun(),
+                    TUN => {
+                        if !self.drain_tun() {
+                            return Ok(Exit::InterfaceRemoved);
+                        }
+                    }
                     UDP4 => self.drain_udp(false),
                     UDP6 => self.drain_udp(true),
                     UAPI => self.accept_uapi(),
@@ -197,10 +203,14 @@ impl EventLoop {
                 if !self.control.still_present() {
                     return Ok(Exit::SocketRemoved);
                 }
-                if let Ok(mtu) = self.tun.mtu() {
-                    if mtu != self.device.mtu() && self.device.set_mtu(mtu).is_ok() {
-                        tracing::info!(mtu, "interface MTU changed");
+                match self.tun.mtu() {
+                    Ok(mtu) => {
+                        if mtu != self.device.mtu() && self.device.set_mtu(mtu).is_ok() {
+                            tracing::info!(mtu, "interface MTU changed");
+                        }
                     }
+                    Err(e) if e.raw_os_error() == Some(19) => return Ok(Exit::InterfaceRemoved), // ENODEV
+                    Err(_) => {}
                 }
             }
         }
@@ -214,16 +224,18 @@ impl EventLoop {
         }
     }
 
-    fn drain_tun(&mut self) {
+    /// Reads TUN until it is empty; false when the interface is gone.
+    fn drain_tun(&mut self) -> bool {
         // mio is edge-triggered: read until the queue is empty.
         loop {
             let n = match self.tun.recv(&mut self.rx) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::warn!(error = %e, "TUN read failed");
-                    break;
+                    // EBADFD/EIO: the interface was deleted under us.
+                    tracing::info!(error = %e, "TUN read failed: interface gone");
+                    return false;
                 }
             };
             let now = mono(self.origin);

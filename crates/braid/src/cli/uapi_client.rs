@@ -1,0 +1,45 @@
+//! A UAPI client: one request on the interface's control socket, the reply read up to its
+//! `errno=` line.
+
+use crate::daemon::socket_path;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// The reply to one request: its `key=value` lines (without the final `errno`) and the errno.
+#[derive(Debug)]
+pub struct Reply {
+    /// The reply's lines before `errno=`.
+    pub lines: Vec<(String, String)>,
+    /// 0 on success, negative on failure.
+    pub errno: i64,
+}
+
+/// Sends `request` (which must end with a blank line) to `interface` and reads the reply.
+pub fn request(interface: &str, request: &str) -> io::Result<Reply> {
+    let path = socket_path(interface);
+    let mut stream = UnixStream::connect(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {}: {e}", path.display())))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut reader = BufReader::new(stream);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the daemon closed the connection"));
+        }
+        let text = line.trim_end_matches('\n');
+        let Some((key, value)) = text.split_once('=') else {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("malformed reply line {text:?}")));
+        };
+        if key == "errno" {
+            let errno = value
+                .parse()
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("malformed errno {value:?}")))?;
+            return Ok(Reply { lines, errno });
+        }
+        lines.push((key.to_owned(), value.to_owned()));
+    }
+}
