@@ -108,7 +108,13 @@ pub fn run(options: &DaemonOptions) -> ExitCode {
             eprintln!("braid: cannot daemonise: {e}");
             ExitCode::FAILURE
         }
-        Ok(Daemonized::Parent(code)) => ExitCode::from(code as u8),
+        Ok(Daemonized::Parent(code)) => {
+            // The child owns the interface now: the parent must not run the destructors that
+            // would remove the socket file.
+            std::mem::forget(control);
+            drop(tun);
+            ExitCode::from(code as u8)
+        }
         Ok(Daemonized::Child(notifier)) => {
             let mut notifier = Some(notifier);
             let result = serve(tun, control, || {
