@@ -105,3 +105,27 @@ fn a_captured_transport_message_replayed_later_is_dropped() {
         "a replayed packet is not authenticated traffic: it must not move the endpoint"
     );
 }
+
+#[test]
+fn a_peer_cannot_send_with_another_peers_source_address() {
+    let mut sim = braid_sim::Sim::new(13);
+    let a = sim.add_wg_node();
+    let b = sim.add_wg_node();
+    let c = sim.add_wg_node();
+    sim.connect(a, b);
+    sim.connect(c, b);
+    sim.send_ip(a, b, b"legit").unwrap();
+    sim.run_until(Instant::from_secs(1));
+    assert_eq!(sim.tun_log(b).len(), 1);
+
+    // a writes a packet claiming c's tunnel address as its source; a routes it to b by its
+    // destination and encrypts it, but b must refuse it: c's address belongs to c.
+    let mut spoofed = Vec::new();
+    let (src, dst) = (IpFamily::V4.tunnel_addr(c), IpFamily::V4.tunnel_addr(b));
+    braid_sim::ip_packet::build_udp_packet(src, dst, b"i am c", &mut spoofed).unwrap();
+    assert_eq!(sim.inject_tun_packet(a, &spoofed), Ok(braid_sim::TunSend::Sent));
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(sim.tun_log(b).len(), 1, "the spoofed packet reached b's TUN");
+    let last = sim.wire().arrivals_at(b).last().unwrap();
+    assert_eq!(last.outcome, ArrivalOutcome::Dropped(DropReason::SourceNotAllowed));
+}

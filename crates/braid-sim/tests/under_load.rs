@@ -3,6 +3,8 @@
 
 mod common;
 
+use core::time::Duration;
+
 use braid_proto::{DeviceConfig, DropReason, Instant};
 use braid_sim::{ArrivalOutcome, Sim, TunSend};
 use braid_wire::wg::MessageType;
@@ -92,4 +94,47 @@ fn a_flood_of_replayed_initiations_turns_on_cookies_and_a_real_peer_still_gets_t
         replay_outcomes.iter().find(|o| !matches!(o, ArrivalOutcome::Consumed))
     );
     assert_eq!(sim.peer_stats(b, a).endpoint.map(|e| e.addr), Some(sim.node_addr(a)), "replays never move a");
+}
+
+#[test]
+fn under_load_mac2_is_bound_to_source_ip_and_port_and_each_source_is_rate_limited() {
+    let (mut sim, a, b) = pair(42);
+    keep_under_load(&mut sim, b, Instant::ZERO);
+    sim.send_ip(a, b, b"knock knock").unwrap();
+    keep_under_load(&mut sim, b, Instant::from_secs(7));
+    let with_mac2 = sim.wire().sent_of_kind(a, MessageType::Initiation).nth(1).unwrap().clone();
+    assert_ne!(mac2(&with_mac2), [0; 16]);
+    assert_eq!(sim.tun_log(b).len(), 1);
+    let bytes = with_mac2.bytes.clone().unwrap();
+    let (addr_a, addr_b) = (sim.node_addr(a), sim.node_addr(b));
+    let responses_before = times(&sim, b, MessageType::Response).len();
+    let cookies_before = sim.device(b).stats().cookie_replies_sent;
+
+    // 30 replays from a's own address in 100 ms: mac2 is valid there, so they reach the
+    // per-source token bucket (20/s, burst 5); the few it lets through fail as replays.
+    let start = sim.now();
+    for i in 0..30u64 {
+        sim.inject_datagram(start + Duration::from_micros(3_300 * i), addr_a, addr_b, &bytes);
+    }
+    // The same bytes from another port of the same host: the cookie covers the port, so
+    // mac2 is invalid there and b answers with a cookie reply instead.
+    let other_port = std::net::SocketAddr::new(addr_a.ip(), addr_a.port() + 1);
+    sim.inject_datagram(start + Duration::from_millis(200), other_port, addr_b, &bytes);
+    keep_under_load(&mut sim, b, start + Duration::from_secs(1));
+
+    let outcomes: Vec<_> =
+        sim.wire().arrivals_at(b).filter(|r| r.time >= start && r.from == addr_a).map(|r| r.outcome.clone()).collect();
+    assert_eq!(outcomes.len(), 30);
+    let replays = outcomes.iter().filter(|o| **o == ArrivalOutcome::Dropped(DropReason::TimestampReplay)).count();
+    let limited = outcomes.iter().filter(|o| **o == ArrivalOutcome::Dropped(DropReason::RateLimited)).count();
+    assert!((5..=8).contains(&replays), "burst 5 plus ~2 refilled tokens: {outcomes:?}");
+    assert_eq!(replays + limited, 30, "{outcomes:?}");
+    assert_eq!(times(&sim, b, MessageType::Response).len(), responses_before, "no replay was answered");
+
+    let from_other_port: Vec<_> = sim.wire().arrivals_at(b).filter(|r| r.from == other_port).collect();
+    assert_eq!(from_other_port.len(), 1);
+    assert_eq!(from_other_port[0].outcome, ArrivalOutcome::Consumed);
+    assert_eq!(sim.device(b).stats().cookie_replies_sent, cookies_before + 1);
+    let reply = sim.wire().sent_by(b).find(|r| r.to == other_port).unwrap();
+    assert_eq!((reply.kind, reply.len), (Some(MessageType::CookieReply), 64));
 }

@@ -63,7 +63,7 @@ pub struct SimConfig {
 
 impl SimConfig {
     /// Defaults: time starts at 0, Unix time 2023-11-14 (1 700 000 000 s), clean 10 ms links,
-    /// wire metadata logged, TUN packets kept, generous loop guards.
+    /// every datagram logged with its bytes, TUN packets kept, generous loop guards.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
