@@ -7,6 +7,8 @@ use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+impl ZeroizeOnDrop for StaticSecret {}
+
 /// A Curve25519 public key as sent on the wire.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct PublicKey(pub [u8; KEY_LEN]);
@@ -22,8 +24,26 @@ impl core::fmt::Debug for PublicKey {
 }
 
 /// A clamped X25519 private key (static or ephemeral), zeroed on drop.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct StaticSecret([u8; KEY_LEN]);
+///
+/// The backend's key object is built once (it derives the public key on construction, ~10 µs)
+/// and reused for every Diffie-Hellman, which a handshake does up to four times per key.
+pub struct StaticSecret {
+    bytes: [u8; KEY_LEN],
+    backend: Option<PrivateKey>,
+}
+
+impl Clone for StaticSecret {
+    fn clone(&self) -> Self {
+        StaticSecret::from_bytes(self.bytes)
+    }
+}
+
+impl Drop for StaticSecret {
+    fn drop(&mut self) {
+        // aws-lc cleanses its own copy when the key object is freed.
+        self.bytes.zeroize();
+    }
+}
 
 impl core::fmt::Debug for StaticSecret {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -41,7 +61,8 @@ impl StaticSecret {
         bytes[0] &= 248;
         bytes[31] &= 127;
         bytes[31] |= 64;
-        let s = StaticSecret(bytes);
+        let backend = PrivateKey::from_private_key(&X25519, &bytes).ok();
+        let s = StaticSecret { bytes, backend };
         bytes.zeroize();
         s
     }
@@ -55,11 +76,11 @@ impl StaticSecret {
 
     /// The clamped private key bytes (for the UAPI `get`).
     pub fn to_bytes(&self) -> [u8; KEY_LEN] {
-        self.0
+        self.bytes
     }
 
-    fn backend(&self) -> Result<PrivateKey, CryptoError> {
-        PrivateKey::from_private_key(&X25519, &self.0).map_err(|_| CryptoError::BadKey)
+    fn backend(&self) -> Result<&PrivateKey, CryptoError> {
+        self.backend.as_ref().ok_or(CryptoError::BadKey)
     }
 
     /// The public key for this private key.
@@ -76,7 +97,7 @@ impl StaticSecret {
     pub fn diffie_hellman(&self, public: &PublicKey) -> Result<SharedSecret, CryptoError> {
         let key = self.backend()?;
         let peer = UnparsedPublicKey::new(&X25519, &public.0);
-        let shared = agreement::agree(&key, peer, CryptoError::LowOrderPoint, |s| {
+        let shared = agreement::agree(key, peer, CryptoError::LowOrderPoint, |s| {
             let mut out = [0u8; KEY_LEN];
             out.copy_from_slice(s);
             Ok(SharedSecret(out))
