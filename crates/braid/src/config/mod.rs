@@ -1,0 +1,121 @@
+//! wg-quick style configuration files, for `braid up FILE`.
+//!
+//! The format is the one `wg-quick` reads: an `[Interface]` section with the keys `wg setconf`
+//! knows (`PrivateKey`, `ListenPort`, `FwMark`) plus wg-quick's own (`Address`, `MTU`, `DNS`,
+//! `Table`, `PreUp`, `PostUp`, `PreDown`, `PostDown`, `SaveConfig`), and one `[Peer]` section
+//! per peer (`PublicKey`, `PresharedKey`, `Endpoint`, `AllowedIPs`, `PersistentKeepalive`).
+//! Keys and section names are case-insensitive, `#` starts a comment, list keys may repeat and
+//! accumulate, other keys may repeat and the last wins (all as wg and wg-quick).
+//!
+//! Stricter than wg-quick where it only hides mistakes: unknown keys and sections are errors,
+//! `SaveConfig` must be true or false, and nothing is half-parsed: [`parse_config`] returns a
+//! complete [`InterfaceConfig`] or the first error, with file and line.
+//!
+//! Endpoints stay unresolved ([`EndpointSpec`]) until [`to_uapi_set`] (or the caller) resolves
+//! them; [`to_uapi_set`] then produces the UAPI request `wg setconf` would send.
+
+mod endpoint;
+mod error;
+mod interface_name;
+mod parser;
+mod uapi_set;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use endpoint::EndpointSpec;
+pub use error::{ConfigError, ConfigErrorKind, SectionKind};
+pub use interface_name::{interface_name_from_path, is_valid_interface_name, MAX_INTERFACE_NAME_LEN};
+pub use parser::parse_config;
+pub use uapi_set::{to_uapi_set, to_uapi_set_with, ResolveError};
+
+use crate::keys::SecretKey;
+use braid_proto::crypto::PublicKey;
+use core::net::IpAddr;
+use std::path::Path;
+
+/// A DNS setting of wg-quick's `DNS =`: an address is a server, anything else a search domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnsEntry {
+    /// A name server address.
+    Server(IpAddr),
+    /// A search domain.
+    SearchDomain(String),
+}
+
+/// One `[Peer]` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// `PublicKey`: the peer's identity (required).
+    pub public_key: PublicKey,
+    /// `PresharedKey`, if given.
+    pub preshared_key: Option<SecretKey>,
+    /// `Endpoint`, unresolved.
+    pub endpoint: Option<EndpointSpec>,
+    /// `AllowedIPs`, in file order, host bits as written (the device clears them).
+    pub allowed_ips: Vec<(IpAddr, u8)>,
+    /// `PersistentKeepalive` in seconds; `Some(0)` for `off` or `0` (sent as 0, turning it off).
+    pub persistent_keepalive: Option<u16>,
+    /// The line of the `[Peer]` header, for messages about this peer.
+    pub line: usize,
+}
+
+/// A whole config file, validated. `Debug` never shows the private or pre-shared keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    /// `PrivateKey` (required).
+    pub private_key: SecretKey,
+    /// `ListenPort`; `None` lets the daemon pick a free port (`wg setconf` sends 0).
+    pub listen_port: Option<u16>,
+    /// `FwMark`; `Some(0)` for `off`.
+    pub fwmark: Option<u32>,
+    /// `Address` entries (interface addresses, so host bits matter), in file order.
+    pub addresses: Vec<(IpAddr, u8)>,
+    /// `MTU`, within the range the device accepts (576-65535).
+    pub mtu: Option<u16>,
+    /// `DNS` entries, in file order.
+    pub dns: Vec<DnsEntry>,
+    /// `Table` as written (`off`, `auto`, a number or a table name).
+    pub table: Option<String>,
+    /// `PreUp` commands, in file order.
+    pub pre_up: Vec<String>,
+    /// `PostUp` commands, in file order.
+    pub post_up: Vec<String>,
+    /// `PreDown` commands, in file order.
+    pub pre_down: Vec<String>,
+    /// `PostDown` commands, in file order.
+    pub post_down: Vec<String>,
+    /// `SaveConfig`.
+    pub save_config: bool,
+    /// The `[Peer]` sections, in file order.
+    pub peers: Vec<Peer>,
+}
+
+impl InterfaceConfig {
+    /// The interface's public key (what peers put in their `PublicKey`).
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(crate::keys::pubkey(&self.private_key))
+    }
+}
+
+/// A config file read from disk, with the interface name its file name implies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// `wg0` for `/etc/wireguard/wg0.conf`.
+    pub interface_name: String,
+    /// The parsed contents.
+    pub config: InterfaceConfig,
+}
+
+/// Reads and parses `path`, which must be named `<interface>.conf` as wg-quick requires.
+/// Errors name the path as given.
+pub fn load_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let file = path.display().to_string();
+    let interface_name = interface_name_from_path(path)
+        .ok_or_else(|| ConfigError::whole_file(&file, ConfigErrorKind::BadInterfaceName))?;
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| ConfigError::whole_file(&file, e.into()))?);
+    let text = core::str::from_utf8(&bytes).map_err(|_| ConfigError::whole_file(&file, ConfigErrorKind::NotUtf8))?;
+    let config = parse_config(&file, text)?;
+    Ok(ConfigFile { interface_name, config })
+}

@@ -1,0 +1,10 @@
+//! braid as a library: the pieces of the daemon that are pure logic, so they are testable
+//! without sockets: the UAPI protocol `wg` speaks to the daemon ([`uapi`]), wg-quick style
+//! config files ([`config`]) and key encodings ([`keys`]).
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod keys;
+pub mod uapi;

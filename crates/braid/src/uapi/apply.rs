@@ -1,0 +1,118 @@
+//! Applying a validated [`SetRequest`] to a device, with wireguard-go's semantics and no
+//! way to fail halfway.
+//!
+//! Order: the host's listen port and fwmark first (the only steps that can fail; a failure
+//! returns before the device is touched), then the device lines in request order, then each
+//! peer section in order. A section's persistent keepalive is applied when the section ends,
+//! as wireguard-go sends the "turned on" keepalive only then, so the endpoint given in the same
+//! section is already known.
+
+use super::set_request::{DeviceOp, PeerOp, PeerSection, SetRequest};
+use super::{Errno, UapiHost};
+use braid_proto::time::Instant;
+use braid_proto::{Device, PeerConfig, PeerId};
+use core::time::Duration;
+
+impl SetRequest {
+    /// Applies the request. Fails only if the host cannot rebind or set the mark, and then
+    /// leaves the device and the host as they were.
+    pub fn apply<H: UapiHost + ?Sized>(&self, now: Instant, device: &mut Device, host: &mut H) -> Result<(), Errno> {
+        self.apply_host(host)?;
+        for op in &self.device {
+            match op {
+                DeviceOp::PrivateKey(key) => device.set_private_key(key.as_ref().map(|k| *k.expose())),
+                DeviceOp::ReplacePeers => {
+                    let all: Vec<PeerId> = device.peers().collect();
+                    for id in all {
+                        device.remove_peer(id);
+                    }
+                }
+                DeviceOp::ListenPort(_) | DeviceOp::Fwmark(_) => {}
+            }
+        }
+        for section in &self.peers {
+            apply_peer_section(section, now, device);
+        }
+        Ok(())
+    }
+
+    /// The last listen port and fwmark lines, rebinding once each; if the mark fails after
+    /// the port moved, the port is moved back.
+    fn apply_host<H: UapiHost + ?Sized>(&self, host: &mut H) -> Result<(), Errno> {
+        let mut port = None;
+        let mut mark = None;
+        for op in &self.device {
+            match *op {
+                DeviceOp::ListenPort(p) => port = Some(p),
+                DeviceOp::Fwmark(m) => mark = Some(m),
+                _ => {}
+            }
+        }
+        let old_port = host.listen_port();
+        if let Some(port) = port {
+            host.set_listen_port(port)?;
+        }
+        if let Some(mark) = mark {
+            if let Err(errno) = host.set_fwmark(mark) {
+                if port.is_some() {
+                    // Best effort: the old port was bound a moment ago.
+                    let _ = host.set_listen_port(old_port);
+                }
+                return Err(errno);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One section, as wireguard-go's `handlePublicKeyLine`/`handlePeerLine`/`handlePostConfig`.
+/// The device calls cannot fail here: the peer exists (`current` is cleared when it is
+/// removed), prefixes were validated, and the own key and duplicates are checked first.
+fn apply_peer_section(section: &PeerSection, now: Instant, device: &mut Device) {
+    let key = section.public_key;
+    // A peer with the device's own key is ignored, lines and all.
+    let (mut current, created) = if device.public_key() == Some(key) {
+        (None, false)
+    } else {
+        match device.peer_by_key(&key) {
+            Some(id) => (Some(id), false),
+            None => (device.add_peer(PeerConfig::new(key)).ok(), true),
+        }
+    };
+    let mut keepalive = None;
+    for op in &section.ops {
+        let Some(id) = current else { break };
+        match op {
+            PeerOp::UpdateOnly => {
+                if created {
+                    device.remove_peer(id);
+                    current = None;
+                }
+            }
+            PeerOp::Remove => {
+                device.remove_peer(id);
+                current = None;
+            }
+            PeerOp::PresharedKey(psk) => {
+                let _ = device.set_peer_preshared_key(id, psk.as_ref().map(|k| *k.expose()));
+            }
+            PeerOp::Endpoint(addr) => {
+                let _ = device.set_peer_endpoint(id, (*addr).into());
+            }
+            PeerOp::PersistentKeepalive(secs) => keepalive = Some(*secs),
+            PeerOp::ReplaceAllowedIps => {
+                let _ = device.clear_allowed_ips(id);
+            }
+            PeerOp::AddAllowedIp(addr, len) => {
+                let _ = device.add_allowed_ip(id, *addr, *len);
+            }
+            PeerOp::RemoveAllowedIp(addr, len) => {
+                let _ = device.remove_allowed_ip(id, *addr, *len);
+            }
+        }
+    }
+    if let (Some(id), Some(secs)) = (current, keepalive) {
+        let interval = (secs != 0).then(|| Duration::from_secs(u64::from(secs)));
+        let _ = device.set_peer_persistent_keepalive(now, id, interval);
+    }
+}

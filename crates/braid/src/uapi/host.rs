@@ -1,0 +1,24 @@
+//! The part of a UAPI `set`/`get` that is not protocol state: the UDP port and the socket
+//! mark belong to the daemon's sockets, so the daemon implements [`UapiHost`] for them.
+
+use super::Errno;
+
+/// What the daemon lends the UAPI: its listen port and fwmark.
+///
+/// A `set` calls these before it touches the [`Device`](braid_proto::Device): a rebinding
+/// failure (port in use) is the only thing that may fail once a request has been validated,
+/// and doing it first means a failed request still changes nothing.
+pub trait UapiHost {
+    /// The UDP port the device listens on now (0 if not bound); `get` omits a zero port, as
+    /// wireguard-go does.
+    fn listen_port(&self) -> u16;
+
+    /// Rebinds to `port` (0 = any free port). On failure the old sockets must stay in use.
+    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno>;
+
+    /// The firewall mark on outgoing packets (0 = none); `get` omits a zero mark.
+    fn fwmark(&self) -> u32;
+
+    /// Sets the firewall mark (0 clears it). On failure the old mark must stay in use.
+    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno>;
+}
