@@ -27,7 +27,7 @@ impl Device {
         if !is_retry {
             peer.handshake_attempts = 0;
         }
-        if peer.last_initiation_sent.is_some_and(|t| !t.has_elapsed(now, REKEY_TIMEOUT)) {
+        if peer.last_handshake_sent.is_some_and(|t| !t.has_elapsed(now, REKEY_TIMEOUT)) {
             return;
         }
         let (Some(secrets), Some(to)) = (peer.secrets.as_ref(), peer.endpoint) else { return };
@@ -41,7 +41,7 @@ impl Device {
         if let Some(old) = peer.pending.replace(PendingInitiation { local_index: index, state }) {
             self.indices.free(old.local_index);
         }
-        peer.last_initiation_sent = Some(now);
+        peer.last_handshake_sent = Some(now);
         let mut bytes = [0u8; MAX_HANDSHAKE_LEN];
         let len = repr.buffer_len();
         repr.emit(&mut Initiation::new_unchecked(&mut bytes[..len]));
@@ -124,6 +124,7 @@ impl Device {
         // Accepted: only now does anything about the peer change.
         peer.latest_timestamp = Some(timestamp);
         peer.last_initiation_consumed = Some(now);
+        peer.last_handshake_sent = Some(now);
         peer.endpoint = Some(from);
         peer.rx_bytes += msg.len() as u64;
         peer.sessions.install_responder(session, &mut self.indices);

@@ -30,7 +30,9 @@ pub(crate) struct Peer {
     pub endpoint: Option<Endpoint>,
     pub persistent_keepalive: Option<Duration>,
     pub pending: Option<PendingInitiation>,
-    pub last_initiation_sent: Option<Instant>,
+    /// When we last sent a handshake message (initiation or response): initiations are
+    /// rate-limited to one per Rekey-Timeout after either, as in the kernel.
+    pub last_handshake_sent: Option<Instant>,
     pub handshake_attempts: u32,
     /// Set when the receive-side rekey already asked for a handshake on this session.
     pub sent_lastminute_handshake: bool,
@@ -57,7 +59,7 @@ impl Peer {
             endpoint: None,
             persistent_keepalive: None,
             pending: None,
-            last_initiation_sent: None,
+            last_handshake_sent: None,
             handshake_attempts: 0,
             sent_lastminute_handshake: false,
             latest_timestamp: None,

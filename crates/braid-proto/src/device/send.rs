@@ -40,23 +40,29 @@ impl Device {
         }
         // No usable session (or older packets still waiting): queue behind them.
         peer.stage(packet);
-        let has_session = peer.sessions.sendable(now).is_some();
-        if has_session {
+        self.send_staged(now, id);
+        Ok(None)
+    }
+
+    /// Sends the peer's staged packets if it has a session, else starts a handshake for them
+    /// (the kernel's `wg_packet_send_staged_packets`).
+    pub(crate) fn send_staged(&mut self, now: Instant, id: PeerId) {
+        let Some(peer) = peer_mut(&mut self.peers, id) else { return };
+        if peer.sessions.sendable(now).is_some() {
             self.outbox.push_back(Outgoing::Staged(id));
         } else {
             self.send_handshake_initiation(now, id, false);
         }
-        Ok(None)
     }
 
     /// Queues a keepalive (an empty transport message) unless data is already waiting, which
     /// serves the same purpose.
-    pub(crate) fn send_keepalive(&mut self, _now: Instant, id: PeerId) {
+    pub(crate) fn send_keepalive(&mut self, now: Instant, id: PeerId) {
         let Some(peer) = peer_mut(&mut self.peers, id) else { return };
         if peer.staged.is_empty() {
             peer.staged.push_back(Vec::new());
         }
-        self.outbox.push_back(Outgoing::Staged(id));
+        self.send_staged(now, id);
     }
 
     /// Timer rules and key freshness after a transport message left.

@@ -120,10 +120,8 @@ fn configure(file: &ConfigFile, plan: &Plan) -> io::Result<()> {
     run("ip", &["link", "set", "mtu", &mtu, "up", "dev", name])?;
     for (addr, len) in &plan.routes {
         let prefix = format!("{addr}/{len}");
-        // A prefix an Address already routes here is fine; other failures are real.
-        if let Err(e) = run("ip", &[family(addr), "route", "replace", &prefix, "dev", name]) {
-            return Err(e);
-        }
+        // `replace`: a prefix an Address already routes here is not an error.
+        run("ip", &[family(addr), "route", "replace", &prefix, "dev", name])?;
     }
     if !config.dns.is_empty() {
         let mut input = String::new();

@@ -47,7 +47,7 @@ fn exact_text_for_a_known_configuration() {
          endpoint=192.0.2.1:51820\n\
          last_handshake_time_sec=0\n\
          last_handshake_time_nsec=0\n\
-         tx_bytes=0\n\
+         tx_bytes=148\n\
          rx_bytes=0\n\
          persistent_keepalive_interval=25\n\
          allowed_ip=10.0.0.0/24\n\

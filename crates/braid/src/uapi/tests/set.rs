@@ -223,12 +223,16 @@ fn turning_keepalive_on_sends_one_once_the_sections_endpoint_is_known() {
     );
     assert_eq!(reply, OK);
     let id = device.peer_by_key(&PublicKey([0x11; 32])).unwrap();
-    assert_eq!(device.peer_stats(id).unwrap().staged_packets, 1, "the keepalive waits for a session");
+    let stats = device.peer_stats(id).unwrap();
+    assert_eq!(stats.staged_packets, 1, "the keepalive waits for a session");
+    assert!(stats.handshake_in_progress, "and starts the handshake for it, as wireguard-go does");
+    assert_eq!(stats.tx_bytes, 148, "one initiation");
     // Already on: setting it again sends nothing more.
     let reply =
         set(&mut device, &mut host, &[&format!("public_key={}", hex_of(0x11)), "persistent_keepalive_interval=30"]);
     assert_eq!(reply, OK);
     assert_eq!(device.peer_stats(id).unwrap().staged_packets, 1);
+    assert_eq!(device.peer_stats(id).unwrap().tx_bytes, 148);
 }
 
 #[test]
