@@ -31,8 +31,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run two simulated peers through a handshake, data, a rekey and a roam.
-    Demo,
+    /// Show braid working: with root, two namespaces with a braid daemon each and a ping
+    /// through the tunnel; otherwise (or with --sim) the protocol simulator's story.
+    Demo {
+        /// Run the deterministic simulator demo even when the live demo could run.
+        #[arg(long)]
+        sim: bool,
+    },
     /// Show interfaces as `wg show` does (all interfaces without a name).
     Show {
         /// The interface; all braid/wireguard-go interfaces when omitted.
@@ -79,15 +84,24 @@ fn init_logging(verbose: u8, foreground: bool) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
+fn demo(force_sim: bool) -> ExitCode {
+    if !force_sim {
+        match cli::demo_live::available() {
+            Ok(()) => return report(cli::demo_live::run()),
+            Err(why) => println!("(live demo unavailable: {why}; running the simulator demo)\n"),
+        }
+    }
+    let mut out = String::new();
+    braid_sim::demo::run(&mut out);
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match (cli.command, cli.interface) {
-        (Some(Command::Demo), _) | (None, None) => {
-            let mut out = String::new();
-            braid_sim::demo::run(&mut out); // DEMO
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
+        (Some(Command::Demo { sim }), _) => demo(sim),
+        (None, None) => demo(false),
         (Some(Command::Show { interface, json }), _) => report(cli::show::run(interface.as_deref(), json)),
         (Some(Command::Up { file }), _) => {
             init_logging(cli.verbose, false);
