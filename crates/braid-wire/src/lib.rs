@@ -6,6 +6,11 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+pub mod icmpv4;
+pub mod icmpv6;
 pub mod ip_header;
+pub mod ipv4;
+pub mod ipv6;
 pub mod tcp;
+pub mod udp;
 pub mod wg;

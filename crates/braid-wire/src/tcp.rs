@@ -624,3 +624,6 @@ impl<'a> TcpRepr<'a> {
         self.payload.len() + usize::from(self.flags.syn) + usize::from(self.flags.fin)
     }
 }
+
+#[cfg(test)]
+mod tests;
