@@ -113,5 +113,27 @@ fn transport(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, handshake, transport);
+/// The anchor for the AEAD choice, measured in the same run: the pure-Rust RustCrypto
+/// ChaCha20-Poly1305 (what braid would use without aws-lc-rs).
+fn transport_anchor(c: &mut Criterion) {
+    use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&[0x17u8; 32].into());
+    let mut g = c.benchmark_group("transport_anchor_rustcrypto");
+    for size in [64usize, 1420] {
+        g.throughput(Throughput::Bytes(size as u64));
+        let mut buf = vec![0xa5u8; size];
+        let mut counter = 0u64;
+        g.bench_with_input(BenchmarkId::new("seal", size), &size, |bench, _| {
+            bench.iter(|| {
+                counter += 1;
+                let mut nonce = [0u8; 12];
+                nonce[4..].copy_from_slice(&counter.to_le_bytes());
+                cipher.encrypt_in_place_detached(&nonce.into(), &[], black_box(&mut buf)).unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, handshake, transport, transport_anchor);
 criterion_main!(benches);
