@@ -9,6 +9,7 @@
 pub mod process;
 pub mod tun;
 pub mod udp;
+pub mod udp_offload;
 
 pub use tun::Tun;
 pub use udp::UdpSockets;
