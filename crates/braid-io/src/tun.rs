@@ -17,7 +17,26 @@ pub const MAX_NAME_LEN: usize = libc::IFNAMSIZ - 1;
 pub struct Tun {
     file: File,
     name: String,
+    offloads: TunOffloads,
 }
+
+/// Which offloads a TUN device was opened with. With `vnet_hdr`, every read and write starts
+/// with a 10-byte `virtio_net_hdr`, and with `tso` a read may return a TCP super-packet of up
+/// to 64 KiB that the reader segments itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TunOffloads {
+    /// Reads and writes carry a virtio-net header.
+    pub vnet_hdr: bool,
+    /// The kernel may hand us packets with a partial checksum to complete.
+    pub csum: bool,
+    /// TCP segmentation offload (IPv4 and IPv6).
+    pub tso: bool,
+    /// UDP segmentation offload (Linux 6.2+).
+    pub uso: bool,
+}
+
+/// Size of the virtio-net header on a TUN opened with offloads.
+pub const VNET_HDR_LEN: usize = 10;
 
 fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
     if name.is_empty() || name.len() > MAX_NAME_LEN || name.bytes().any(|b| b == 0 || b == b'/') {
@@ -34,13 +53,27 @@ fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
 impl Tun {
     /// Creates (or attaches to) TUN interface `name` with IFF_TUN | IFF_NO_PI, non-blocking.
     pub fn create(name: &str) -> io::Result<Tun> {
+        Self::open(name, false)
+    }
+
+    /// Like [`Tun::create`], with a virtio-net header and as many offloads as the kernel
+    /// grants (checksum, TSO4/6, USO4/6 where available); see [`Tun::offloads`].
+    pub fn create_with_offloads(name: &str) -> io::Result<Tun> {
+        Self::open(name, true)
+    }
+
+    fn open(name: &str, offload: bool) -> io::Result<Tun> {
         let mut req = ifreq_for(name)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open("/dev/net/tun")?;
-        req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+        let mut flags = libc::IFF_TUN | libc::IFF_NO_PI;
+        if offload {
+            flags |= libc::IFF_VNET_HDR;
+        }
+        req.ifr_ifru.ifru_flags = flags as libc::c_short;
         // SAFETY: TUNSETIFF reads and writes one `ifreq`, which `req` is, and `file` is an
         // open descriptor of /dev/net/tun for the duration of the call.
         let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) };
@@ -49,14 +82,39 @@ impl Tun {
         }
         // SAFETY: the kernel wrote a NUL-terminated name into ifr_name (IFNAMSIZ bytes).
         let name = unsafe { CStr::from_ptr(req.ifr_name.as_ptr()) }.to_string_lossy().into_owned();
-        Ok(Tun { file, name })
+        let mut offloads = TunOffloads::default();
+        if offload {
+            offloads.vnet_hdr = true;
+            let fd = file.as_raw_fd();
+            let tso = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6;
+            // Try the most first; older kernels refuse USO, ancient ones TSO.
+            for (features, csum, tso_on, uso) in [
+                (tso | libc::TUN_F_USO4 | libc::TUN_F_USO6, true, true, true),
+                (tso, true, true, false),
+                (libc::TUN_F_CSUM, true, false, false),
+            ] {
+                // SAFETY: TUNSETOFFLOAD takes an unsigned long by value; the fd is our TUN.
+                if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, features as libc::c_ulong) } == 0 {
+                    offloads.csum = csum;
+                    offloads.tso = tso_on;
+                    offloads.uso = uso;
+                    break;
+                }
+            }
+        }
+        Ok(Tun { file, name, offloads })
+    }
+
+    /// The offloads this device was opened with.
+    pub fn offloads(&self) -> TunOffloads {
+        self.offloads
     }
 
     /// Adopts an already-open TUN descriptor (`WG_TUN_FD`, as wireguard-go honours it).
     pub fn from_fd(fd: OwnedFd, name: &str) -> io::Result<Tun> {
         let file = File::from(fd);
         set_nonblocking(file.as_raw_fd())?;
-        Ok(Tun { file, name: name.to_owned() })
+        Ok(Tun { file, name: name.to_owned(), offloads: TunOffloads::default() })
     }
 
     /// The interface name the kernel gave the device.
@@ -155,6 +213,24 @@ mod tests {
             assert!(ifreq_for(bad).is_err(), "{bad:?}");
         }
         assert!(ifreq_for("wg0").is_ok());
+    }
+
+    #[test]
+    fn offloads_are_negotiated_when_we_may_create_a_tun() {
+        // Needs CAP_NET_ADMIN; a unique name so parallel runs don't collide.
+        let name = format!("btoff{}", std::process::id() % 100_000);
+        match Tun::create_with_offloads(&name) {
+            Ok(tun) => {
+                let o = tun.offloads();
+                assert!(o.vnet_hdr && o.csum && o.tso, "{o:?}");
+                assert_eq!(tun.name(), name);
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EPERM) => {
+                assert!(std::env::var("CI").is_err(), "CI runs as root");
+                eprintln!("skipping: {e}");
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]
