@@ -6,8 +6,9 @@
 //! in a later step, behind the same device API.)
 
 use crate::uapi::{Errno, UapiHost, UapiSession};
+use braid_io::udp::Family;
 use braid_io::{Tun, UdpSockets};
-use braid_proto::{Device, Endpoint, Instant};
+use braid_proto::{Device, Endpoint, Instant, Transmit};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::collections::HashMap;
@@ -30,6 +31,21 @@ const FIRST_CONN: usize = 16;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Largest datagram or TUN packet handled.
 const BUF_LEN: usize = 65536;
+/// Packets read from one source per turn of the loop. A source that still has packets is
+/// revisited without sleeping, but only after the others (and the UAPI) had their turn, so a
+/// routing loop or a flood can't starve `wg show`.
+const BATCH: usize = 256;
+
+/// What a bounded drain left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drained {
+    /// The source is empty: wait for its next readiness event.
+    Empty,
+    /// The batch ran out first: come back without waiting.
+    More,
+    /// The TUN interface is gone.
+    Gone,
+}
 
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -113,6 +129,8 @@ pub struct EventLoop {
     origin: std::time::Instant,
     conns: HashMap<usize, Connection>,
     next_conn: usize,
+    /// Sources whose last drain stopped at the batch limit: [TUN, UDP4, UDP6].
+    pending: [bool; 3],
     rx: Vec<u8>,
     tx: Vec<u8>,
 }
@@ -155,6 +173,7 @@ impl EventLoop {
             origin,
             conns: HashMap::new(),
             next_conn: FIRST_CONN,
+            pending: [false; 3],
             rx: vec![0; BUF_LEN],
             tx: vec![0; BUF_LEN],
         })
@@ -170,20 +189,20 @@ impl EventLoop {
             if let Some(deadline) = self.device.next_deadline() {
                 timeout = timeout.min(deadline.saturating_duration_since(now));
             }
+            if self.pending.iter().any(|&p| p) {
+                timeout = Duration::ZERO;
+            }
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            let mut ready = self.pending;
             for event in events.iter() {
                 match event.token() {
-                    TUN => {
-                        if !self.drain_tun() {
-                            return Ok(Exit::InterfaceRemoved);
-                        }
-                    }
-                    UDP4 => self.drain_udp(false),
-                    UDP6 => self.drain_udp(true),
+                    TUN => ready[0] = true,
+                    UDP4 => ready[1] = true,
+                    UDP6 => ready[2] = true,
                     UAPI => self.accept_uapi(),
                     SIGNAL => {
                         let mut b = [0u8; 16];
@@ -191,6 +210,17 @@ impl EventLoop {
                         return Ok(Exit::Signal);
                     }
                     Token(t) => self.serve_uapi(t),
+                }
+            }
+            if ready[0] {
+                match self.drain_tun() {
+                    Drained::Gone => return Ok(Exit::InterfaceRemoved),
+                    d => self.pending[0] = d == Drained::More,
+                }
+            }
+            for (slot, v6) in [(1, false), (2, true)] {
+                if ready[slot] {
+                    self.pending[slot] = self.drain_udp(v6) == Drained::More;
                 }
             }
             let now = mono(self.origin);
@@ -220,49 +250,52 @@ impl EventLoop {
     fn flush(&mut self) {
         let now = mono(self.origin);
         while let Some(t) = self.device.poll_transmit(now, &mut self.tx) {
-            send(&self.sockets.udp, &self.tx[..t.len], t.to);
+            send(&self.sockets.udp, &mut self.device, &self.tx[..t.len], t);
         }
     }
 
-    /// Reads TUN until it is empty; false when the interface is gone.
-    fn drain_tun(&mut self) -> bool {
-        // mio is edge-triggered: read until the queue is empty.
-        loop {
+    /// Reads up to a batch from TUN. (mio is edge-triggered: a source not read until empty
+    /// gets no new event, hence [`Drained::More`].)
+    fn drain_tun(&mut self) -> Drained {
+        for _ in 0..BATCH {
             let n = match self.tun.recv(&mut self.rx) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Empty,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EBADFD/EIO: the interface was deleted under us.
                     tracing::info!(error = %e, "TUN read failed: interface gone");
-                    return false;
+                    return Drained::Gone;
                 }
             };
             let now = mono(self.origin);
             if let Ok(Some(t)) = self.device.handle_tun_packet(now, &self.rx[..n], &mut self.tx) {
-                send(&self.sockets.udp, &self.tx[..t.len], t.to);
+                send(&self.sockets.udp, &mut self.device, &self.tx[..t.len], t);
             }
             self.flush();
         }
+        Drained::More
     }
 
-    fn drain_udp(&mut self, v6: bool) {
-        loop {
-            let socket = match (v6, &self.sockets.udp.v6) {
-                (false, _) => &self.sockets.udp.v4,
-                (true, Some(s)) => s,
-                (true, None) => return,
+    /// Reads up to a batch from one UDP socket.
+    fn drain_udp(&mut self, v6: bool) -> Drained {
+        for _ in 0..BATCH {
+            let family = match (v6, &self.sockets.udp.v6) {
+                (false, _) => Family::V4,
+                (true, Some(_)) => Family::V6,
+                (true, None) => return Drained::Empty,
             };
-            let (n, from) = match socket.recv_from(&mut self.rx) {
+            // `local`: our address the peer sent to, which replies to it will leave from.
+            let (n, from, local, _ifindex) = match self.sockets.udp.recv_from_local(family, &mut self.rx) {
                 Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Empty,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // ICMP errors surface as ECONNREFUSED etc. on the next read: ignore them.
                 Err(_) => continue,
             };
             let from = normalise(from);
             let now = mono(self.origin);
-            match self.device.handle_datagram(now, Endpoint::from(from), &mut self.rx[..n]) {
+            match self.device.handle_datagram(now, Endpoint { addr: from, local }, &mut self.rx[..n]) {
                 Ok(Some(received)) => {
                     if let Err(e) = self.tun.send(&self.rx[received.packet]) {
                         tracing::debug!(error = %e, "TUN write failed");
@@ -273,6 +306,7 @@ impl EventLoop {
             }
             self.flush();
         }
+        Drained::More
     }
 
     fn accept_uapi(&mut self) {
@@ -366,9 +400,19 @@ fn normalise(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn send(udp: &UdpSockets, bytes: &[u8], to: Endpoint) {
-    if let Err(e) = udp.send_to(bytes, to.addr) {
+/// Sends one datagram from our address the peer last talked to (`t.to.local`). When that
+/// address is no longer ours, the datagram leaves from the kernel's choice instead and the
+/// device forgets the address for the peer (as the kernel's WireGuard drops a stale source).
+fn send(udp: &UdpSockets, device: &mut Device, bytes: &[u8], t: Transmit) {
+    match udp.send_from(bytes, t.to.addr, t.to.local) {
+        Ok(sent) if sent.source_rejected => {
+            tracing::debug!(source = ?t.to.local, to = %t.to.addr, "source address gone: kernel's choice used");
+            if let Some(peer) = t.peer {
+                device.clear_endpoint_source(peer);
+            }
+        }
+        Ok(_) => {}
         // A full socket buffer or an unreachable network drops the packet, as the kernel does.
-        tracing::trace!(error = %e, to = %to.addr, "send failed");
+        Err(e) => tracing::trace!(error = %e, to = %t.to.addr, "send failed"),
     }
 }
