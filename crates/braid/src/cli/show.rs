@@ -53,17 +53,28 @@ fn bad(what: &str) -> io::Error {
 /// Builds the state from the lines of a `get` reply.
 pub fn parse_get(name: &str, lines: &[(String, String)]) -> io::Result<InterfaceState> {
     let mut state = InterfaceState { name: name.to_owned(), ..Default::default() };
-    let mut peer: Option<PeerState> = None;
+    // The current peer's index in `state.peers`. braid's extended get lists a peer a second
+    // time (its extras after the standard block): the same key continues the same peer.
+    let mut current: Option<usize> = None;
     for (key, value) in lines {
         let num = || value.parse::<u64>().map_err(|_| bad(key));
-        match (key.as_str(), peer.as_mut()) {
-            ("public_key", _) => {
-                if let Some(p) = peer.take() {
-                    state.peers.push(p);
+        if key == "public_key" {
+            let k = key_to_base64(&key_from_hex(value).map_err(|_| bad("public_key"))?);
+            current = Some(match state.peers.iter().position(|p| p.public_key == k) {
+                Some(i) => i,
+                None => {
+                    state.peers.push(PeerState { public_key: k, ..Default::default() });
+                    state.peers.len() - 1
                 }
-                let k = key_from_hex(value).map_err(|_| bad("public_key"))?;
-                peer = Some(PeerState { public_key: key_to_base64(&k), ..Default::default() });
-            }
+            });
+            continue;
+        }
+        if key.starts_with("braid_device_") {
+            state.extra.push((key.clone(), value.clone()));
+            continue;
+        }
+        let peer = current.and_then(|i| state.peers.get_mut(i));
+        match (key.as_str(), peer) {
             ("private_key", None) => {
                 let k = key_from_hex(value).map_err(|_| bad("private_key"))?;
                 state.public_key = Some(key_to_base64(&crate::keys::pubkey(&crate::keys::SecretKey::new(k))));
@@ -92,15 +103,17 @@ pub fn parse_get(name: &str, lines: &[(String, String)]) -> io::Result<Interface
             (_, None) => state.extra.push((key.clone(), value.clone())),
         }
     }
-    if let Some(p) = peer.take() {
-        state.peers.push(p);
-    }
     Ok(state)
 }
 
 /// Asks a running daemon for its state.
 pub fn query(interface: &str) -> io::Result<InterfaceState> {
-    let reply = uapi_client::request(interface, "get=1\n\n")?;
+    // braid's extended get first; a daemon that doesn't know it (wireguard-go) answers with an
+    // error and closes, and then the standard get on a new connection does.
+    let reply = match uapi_client::request(interface, "get=braid\n\n") {
+        Ok(r) if r.errno == 0 => r,
+        _ => uapi_client::request(interface, "get=1\n\n")?,
+    };
     if reply.errno != 0 {
         return Err(io::Error::other(format!("get failed: errno={}", reply.errno)));
     }
@@ -137,6 +150,12 @@ pub fn human_age(since: Duration, now: Duration) -> String {
     format!("{} ago", words.join(", "))
 }
 
+/// `braid_drops_replay` → `drops replay`.
+fn label(key: &str) -> String {
+    let key = key.strip_prefix("braid_device_").or_else(|| key.strip_prefix("braid_")).unwrap_or(key);
+    key.replace('_', " ")
+}
+
 /// The `wg show` text for one interface, with braid's extras at the end of each block.
 pub fn render_text(state: &InterfaceState, now: Duration) -> String {
     let mut out = String::new();
@@ -151,7 +170,7 @@ pub fn render_text(state: &InterfaceState, now: Duration) -> String {
         let _ = writeln!(out, "  fwmark: 0x{:x}", state.fwmark);
     }
     for (k, v) in &state.extra {
-        let _ = writeln!(out, "  {}: {v}", k.replace('_', " "));
+        let _ = writeln!(out, "  {}: {v}", label(k));
     }
     for p in &state.peers {
         let _ = writeln!(out, "\npeer: {}", p.public_key);
@@ -173,7 +192,7 @@ pub fn render_text(state: &InterfaceState, now: Duration) -> String {
             let _ = writeln!(out, "  persistent keepalive: every {} seconds", p.persistent_keepalive);
         }
         for (k, v) in &p.extra {
-            let _ = writeln!(out, "  {}: {v}", k.replace('_', " "));
+            let _ = writeln!(out, "  {}: {v}", label(k));
         }
     }
     out
@@ -287,6 +306,24 @@ allowed_ip=fd00::2/128\n";
         assert!(!text.contains("e84b5a6d"), "never print the private key");
         let json = render_json(&s);
         assert_eq!(json["peers"][0]["rx_bytes"], 2097152);
+    }
+
+    #[test]
+    fn braid_extras_join_their_peer_and_read_plainly() {
+        let reply = "listen_port=1\n\
+public_key=b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33\n\
+rx_bytes=5\n\
+braid_device_drops_replay=3\n\
+public_key=b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33\n\
+braid_sessions=2\n";
+        let s = parse_get("wg0", &lines(reply)).unwrap();
+        assert_eq!(s.peers.len(), 1, "the second block continues the first peer");
+        assert_eq!(s.peers[0].rx_bytes, 5);
+        assert_eq!(s.peers[0].extra, vec![("braid_sessions".to_owned(), "2".to_owned())]);
+        let text = render_text(&s, Duration::ZERO);
+        assert!(text.contains("  sessions: 2"), "{text}");
+        assert_eq!(s.extra, vec![("braid_device_drops_replay".to_owned(), "3".to_owned())]);
+        assert!(text.contains("  drops replay: 3"), "{text}");
     }
 
     #[test]

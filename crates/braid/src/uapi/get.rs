@@ -59,3 +59,36 @@ pub fn write_get_body<H: UapiHost + ?Sized>(device: &Device, host: &H, out: &mut
         }
     }
 }
+
+/// Appends braid's own statistics (`braid show` asks for them with `get=braid`; `wg` never
+/// does, and would ignore them anyway): device drop counters and handshake counters, the
+/// host's data-path facts, and per peer its live sessions, pending handshake, staged packets
+/// and the local address it talks to. Device keys are `braid_device_*` (they follow the last
+/// peer's lines); peers are re-listed by `public_key` so their lines group.
+pub fn write_braid_extras<H: UapiHost + ?Sized>(device: &Device, host: &H, out: &mut String) {
+    let stats = device.stats();
+    for reason in braid_proto::DropReason::ALL {
+        let n = stats.drops(reason);
+        if n != 0 {
+            let _ = writeln!(out, "braid_device_drops_{}={n}", reason.name());
+        }
+    }
+    let _ = writeln!(out, "braid_device_initiations_sent={}", stats.initiations_sent);
+    let _ = writeln!(out, "braid_device_responses_sent={}", stats.responses_sent);
+    let _ = writeln!(out, "braid_device_cookie_replies_sent={}", stats.cookie_replies_sent);
+    let _ = writeln!(out, "braid_device_sessions_derived={}", stats.sessions_derived);
+    for (key, value) in host.extras() {
+        let _ = writeln!(out, "braid_device_{key}={value}");
+    }
+    for id in device.peers() {
+        let Some(p) = device.peer_stats(id) else { continue };
+        out.push_str("public_key=");
+        push_hex(out, &p.public_key.0);
+        let _ = writeln!(out, "\nbraid_sessions={}", p.sessions);
+        let _ = writeln!(out, "braid_handshake_in_progress={}", p.handshake_in_progress);
+        let _ = writeln!(out, "braid_staged_packets={}", p.staged_packets);
+        if let Some(local) = p.endpoint.and_then(|e| e.local) {
+            let _ = writeln!(out, "braid_local_address={local}");
+        }
+    }
+}

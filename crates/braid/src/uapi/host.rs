@@ -21,4 +21,10 @@ pub trait UapiHost {
 
     /// Sets the firewall mark (0 clears it). On failure the old mark must stay in use.
     fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno>;
+
+    /// Facts about the data path for `braid show` (e.g. which offloads are active), as
+    /// `(key, value)` pairs; reported only to braid's extended `get`.
+    fn extras(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }

@@ -29,7 +29,7 @@ mod values;
 pub(crate) mod tests;
 
 pub use errno::Errno;
-pub use get::write_get_body;
+pub use get::{write_braid_extras, write_get_body};
 pub use host::UapiHost;
 pub use session::{UapiLimits, UapiSession};
 pub use set_request::{DeviceOp, PeerOp, PeerSection, SetRequest, SetRequestParser};

@@ -13,7 +13,7 @@
 //!   request over the limits, end of input in the middle of a request): `errno=-N` and the
 //!   session closes ([`UapiSession::is_closed`]); later input is ignored.
 
-use super::get::write_get_body;
+use super::get::{write_braid_extras, write_get_body};
 use super::set_request::SetRequestParser;
 use super::{Errno, UapiHost};
 use braid_proto::time::Instant;
@@ -41,8 +41,9 @@ impl Default for UapiLimits {
 enum State {
     /// Waiting for an operation line.
     Idle,
-    /// Read `get=1\n`; the next byte must be `\n`.
-    GetTerminator,
+    /// Read `get=1\n` (or braid's extended `get=braid\n`, flag true); the next byte must be
+    /// `\n`.
+    GetTerminator(bool),
     /// Inside a `set` request.
     Set(SetRequestParser),
     /// A framing error was answered; nothing more is read.
@@ -108,12 +109,15 @@ impl UapiSession {
         while !input.is_empty() {
             match self.state {
                 State::Closed => break,
-                State::GetTerminator => {
+                State::GetTerminator(extended) => {
                     let terminator = input[0];
                     input = &input[1..];
                     if terminator == b'\n' {
                         let mut body = String::new();
                         write_get_body(device, host, &mut body);
+                        if extended {
+                            write_braid_extras(device, host, &mut body);
+                        }
                         out.extend_from_slice(body.as_bytes());
                         body.zeroize();
                         push_errno(&mut out, Ok(()));
@@ -184,7 +188,8 @@ impl UapiSession {
     ) {
         match &mut self.state {
             State::Idle => match line {
-                b"get=1" => self.state = State::GetTerminator,
+                b"get=1" => self.state = State::GetTerminator(false),
+                b"get=braid" => self.state = State::GetTerminator(true),
                 b"set=1" => self.state = State::Set(SetRequestParser::new()),
                 _ => self.fail(out, Errno::EPROTO),
             },
@@ -202,7 +207,7 @@ impl UapiSession {
                     }
                 }
             }
-            State::GetTerminator | State::Closed => {}
+            State::GetTerminator(_) | State::Closed => {}
         }
     }
 }
