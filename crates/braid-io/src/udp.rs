@@ -1,9 +1,14 @@
 //! The UDP sockets of one WireGuard interface: IPv4 and IPv6 on the same port, as
 //! wireguard-go binds them, with the optional firewall mark applied to both.
+//!
+//! Both sockets report which of our addresses each datagram arrived on, and can send from a
+//! chosen one ([`UdpSockets::recv_from_local`], [`UdpSockets::send_from`]): a multi-homed host
+//! answers a peer from the address the peer talked to, like the kernel's WireGuard.
 
+use crate::pktinfo;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 /// The interface's sockets. IPv6 is optional: a host without it still runs on IPv4.
 #[derive(Debug)]
@@ -15,6 +20,53 @@ pub struct UdpSockets {
     port: u16,
 }
 
+/// Which of the two sockets (the event loop polls them separately).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// The IPv4 socket.
+    V4,
+    /// The IPv6 socket.
+    V6,
+}
+
+/// How a datagram given to [`UdpSockets::send_from`] left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// Bytes sent.
+    pub len: usize,
+    /// The requested source address was refused (it is no longer ours, or of the wrong family)
+    /// and the datagram left with the kernel's choice of source instead: the caller should
+    /// forget that source so later datagrams do not pay for the refusal again.
+    pub source_rejected: bool,
+}
+
+/// Errors with which the kernel refuses a source address that is not (or no longer) ours:
+/// `EINVAL` (IPv6, and IPv4 on older kernels), `ENETUNREACH` (IPv4 route lookup with a foreign
+/// source), `EADDRNOTAVAIL`. The same errors can have other causes, so a send that fails with
+/// one is retried without the source and the source is blamed only if the retry succeeds.
+fn source_refused(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENETUNREACH | libc::EADDRNOTAVAIL))
+}
+
+/// IPv4-mapped IPv6 addresses as plain IPv4, so they use the IPv4 socket.
+fn unmap(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+/// [`unmap`] for a bare address.
+fn unmap_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 fn bind(domain: Domain, addr: SocketAddr, fwmark: u32) -> io::Result<UdpSocket> {
     let socket = Socket::new(domain, Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
     if domain == Domain::IPV6 {
@@ -24,6 +76,7 @@ fn bind(domain: Domain, addr: SocketAddr, fwmark: u32) -> io::Result<UdpSocket> 
         socket.set_mark(fwmark)?;
     }
     socket.set_nonblocking(true)?;
+    pktinfo::enable(&socket, domain == Domain::IPV6)?;
     // Large buffers absorb bursts between two polls of the event loop.
     let _ = socket.set_recv_buffer_size(4 << 20);
     let _ = socket.set_send_buffer_size(4 << 20);
@@ -64,16 +117,51 @@ impl UdpSockets {
         Ok(())
     }
 
-    /// Sends `bytes` to `to` on the socket of its family.
+    /// The socket of `family`, or `Unsupported` when the host has no IPv6 socket.
+    fn socket(&self, family: Family) -> io::Result<&UdpSocket> {
+        match (family, &self.v6) {
+            (Family::V4, _) => Ok(&self.v4),
+            (Family::V6, Some(v6)) => Ok(v6),
+            (Family::V6, None) => Err(io::Error::new(io::ErrorKind::Unsupported, "no IPv6 socket")),
+        }
+    }
+
+    /// Sends `bytes` to `to` on the socket of its family (IPv4-mapped addresses on the IPv4
+    /// socket), with the kernel's choice of source address.
     pub fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
-        match (to, &self.v6) {
-            (SocketAddr::V4(_), _) => self.v4.send_to(bytes, to),
-            (SocketAddr::V6(v6), _) if v6.ip().to_ipv4_mapped().is_some() => {
-                let v4 = SocketAddr::from((v6.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED), v6.port()));
-                self.v4.send_to(bytes, v4)
-            }
-            (SocketAddr::V6(_), Some(v6)) => v6.send_to(bytes, to),
-            (SocketAddr::V6(_), None) => Err(io::Error::new(io::ErrorKind::Unsupported, "no IPv6 socket")),
+        let to = unmap(to);
+        self.socket(if to.is_ipv4() { Family::V4 } else { Family::V6 })?.send_to(bytes, to)
+    }
+
+    /// Receives one datagram from the socket of `family` into `buf`: its length, the sender,
+    /// our address it was sent to (`None` when unknown or not unicast) and the index of the
+    /// interface it arrived on. Non-blocking: `WouldBlock` when the queue is empty.
+    pub fn recv_from_local(
+        &self,
+        family: Family,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, Option<IpAddr>, Option<u32>)> {
+        let (len, from, arrival) = pktinfo::recv(self.socket(family)?, buf)?;
+        Ok((len, from, arrival.local, arrival.ifindex))
+    }
+
+    /// Sends `bytes` to `to` from our address `local` (`None`: the kernel chooses, as
+    /// [`UdpSockets::send_to`]). When the kernel refuses `local` because it is no longer one
+    /// of our addresses, the datagram goes without it and [`Sent::source_rejected`] says so;
+    /// a `local` of the other family than `to` is treated the same way.
+    pub fn send_from(&self, bytes: &[u8], to: SocketAddr, local: Option<IpAddr>) -> io::Result<Sent> {
+        let to = unmap(to);
+        let Some(local) = local.map(unmap_ip) else {
+            return self.send_to(bytes, to).map(|len| Sent { len, source_rejected: false });
+        };
+        if local.is_ipv4() != to.is_ipv4() {
+            return self.send_to(bytes, to).map(|len| Sent { len, source_rejected: true });
+        }
+        let socket = self.socket(if to.is_ipv4() { Family::V4 } else { Family::V6 })?;
+        match pktinfo::send_from(socket, bytes, to, local) {
+            Ok(len) => Ok(Sent { len, source_rejected: false }),
+            Err(e) if source_refused(&e) => socket.send_to(bytes, to).map(|len| Sent { len, source_rejected: true }),
+            Err(e) => Err(e),
         }
     }
 }
@@ -115,5 +203,102 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
+    }
+
+    /// The next datagram on `family`'s socket, waiting at most two seconds.
+    fn recv_within(s: &UdpSockets, family: Family, buf: &mut [u8]) -> (usize, SocketAddr, Option<IpAddr>, Option<u32>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match s.recv_from_local(family, buf) {
+                Ok(r) => return r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// The loopback interface's index, as the kernel reports it.
+    fn loopback_index() -> u32 {
+        std::fs::read_to_string("/sys/class/net/lo/ifindex").unwrap().trim().parse().unwrap()
+    }
+
+    #[test]
+    fn receive_reports_which_local_address_the_datagram_was_sent_to() {
+        let a = UdpSockets::bind(0, 0).unwrap();
+        let b = UdpSockets::bind(0, 0).unwrap();
+        let mut buf = [0u8; 64];
+        // 127.0.0.1 and 127.0.0.2 are both ours (all of 127/8 is local).
+        for dst in [Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2)] {
+            a.send_to(&dst.octets(), SocketAddr::from((dst, b.port()))).unwrap();
+            let (n, from, local, ifindex) = recv_within(&b, Family::V4, &mut buf);
+            assert_eq!(&buf[..n], &dst.octets());
+            assert_eq!(from.port(), a.port());
+            assert_eq!(local, Some(IpAddr::V4(dst)));
+            assert_eq!(ifindex, Some(loopback_index()));
+        }
+    }
+
+    #[test]
+    fn send_from_a_second_local_address_arrives_from_it() {
+        let a = UdpSockets::bind(0, 0).unwrap();
+        let b = UdpSockets::bind(0, 0).unwrap();
+        let to = SocketAddr::from((Ipv4Addr::LOCALHOST, b.port()));
+        let mut buf = [0u8; 64];
+        for source in [Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 3)] {
+            let sent = a.send_from(b"sticky", to, Some(IpAddr::V4(source))).unwrap();
+            assert_eq!(sent, Sent { len: 6, source_rejected: false });
+            let (n, from, local, _) = recv_within(&b, Family::V4, &mut buf);
+            assert_eq!(&buf[..n], b"sticky");
+            assert_eq!(from, SocketAddr::from((source, a.port())), "the datagram left from the chosen address");
+            assert_eq!(local, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        }
+    }
+
+    #[test]
+    fn a_source_that_is_not_ours_falls_back_to_the_kernels_choice() {
+        let a = UdpSockets::bind(0, 0).unwrap();
+        let b = UdpSockets::bind(0, 0).unwrap();
+        let to = SocketAddr::from((Ipv4Addr::LOCALHOST, b.port()));
+        let mut buf = [0u8; 64];
+        // 192.0.2.1 (TEST-NET-1) is not an address of this host; an IPv6 source cannot send IPv4.
+        for foreign in [IpAddr::from([192, 0, 2, 1]), IpAddr::V6(Ipv6Addr::LOCALHOST)] {
+            let sent = a.send_from(b"fallback", to, Some(foreign)).unwrap();
+            assert_eq!(sent, Sent { len: 8, source_rejected: true }, "source {foreign}");
+            let (n, from, _, _) = recv_within(&b, Family::V4, &mut buf);
+            assert_eq!(&buf[..n], b"fallback");
+            assert_eq!(from, SocketAddr::from((Ipv4Addr::LOCALHOST, a.port())));
+        }
+        // Without a source, nothing to reject; an IPv4-mapped source is plain IPv4.
+        assert_eq!(a.send_from(b"x", to, None).unwrap(), Sent { len: 1, source_rejected: false });
+        let mapped = IpAddr::V6(Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped());
+        assert_eq!(a.send_from(b"y", to, Some(mapped)).unwrap(), Sent { len: 1, source_rejected: false });
+        assert_eq!(recv_within(&b, Family::V4, &mut buf).1.ip(), IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(recv_within(&b, Family::V4, &mut buf).1.ip(), IpAddr::from([127, 0, 0, 2]));
+    }
+
+    #[test]
+    fn ipv6_reports_the_destination_and_falls_back_from_a_foreign_source() {
+        let a = UdpSockets::bind(0, 0).unwrap();
+        let b = UdpSockets::bind(0, 0).unwrap();
+        let to = SocketAddr::from((Ipv6Addr::LOCALHOST, b.port()));
+        if b.v6.is_none() || a.send_to(b"probe", to).is_err() {
+            eprintln!("SKIP: no IPv6 loopback on this host");
+            return;
+        }
+        let mut buf = [0u8; 64];
+        let (_, _, local, ifindex) = recv_within(&b, Family::V6, &mut buf);
+        assert_eq!((local, ifindex), (Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), Some(loopback_index())));
+
+        let ours = a.send_from(b"ours", to, Some(IpAddr::V6(Ipv6Addr::LOCALHOST))).unwrap();
+        assert_eq!(ours, Sent { len: 4, source_rejected: false });
+        assert_eq!(recv_within(&b, Family::V6, &mut buf).1, SocketAddr::from((Ipv6Addr::LOCALHOST, a.port())));
+
+        let foreign: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let sent = a.send_from(b"theirs", to, Some(IpAddr::V6(foreign))).unwrap();
+        assert_eq!(sent, Sent { len: 6, source_rejected: true });
+        let (n, from, _, _) = recv_within(&b, Family::V6, &mut buf);
+        assert_eq!((&buf[..n], from), (&b"theirs"[..], SocketAddr::from((Ipv6Addr::LOCALHOST, a.port()))));
     }
 }

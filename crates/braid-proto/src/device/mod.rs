@@ -306,6 +306,17 @@ impl Device {
         Ok(())
     }
 
+    /// Forgets which of our addresses the peer talked to (`endpoint.local`), keeping its
+    /// address. A driver calls this when the OS refused to send from that address (it was
+    /// removed from the host), so later datagrams leave with the OS's choice of source until
+    /// the peer's next authenticated packet teaches a new one, like the kernel clearing its
+    /// cached source. Unknown peers and peers without an endpoint are left alone.
+    pub fn clear_endpoint_source(&mut self, id: PeerId) {
+        if let Some(endpoint) = peer_mut(&mut self.peers, id).and_then(|p| p.endpoint.as_mut()) {
+            endpoint.local = None;
+        }
+    }
+
     /// Sets or clears the pre-shared key; the next handshake uses it (an existing session
     /// keeps its keys until then, as in the kernel).
     pub fn set_peer_preshared_key(&mut self, id: PeerId, psk: Option<[u8; 32]>) -> Result<(), ConfigError> {

@@ -374,3 +374,35 @@ fn message_limits_rekey_at_2_60_and_stop_before_reject_after_messages() {
 fn set_counter(a: &mut Node, id: PeerId, counter: u64) {
     peer_mut(&mut a.dev.peers, id).unwrap().sessions.current.as_mut().unwrap().set_send_counter(counter);
 }
+
+#[test]
+fn clearing_the_endpoint_source_keeps_the_address_until_the_peer_teaches_a_new_one() {
+    let (mut a, mut b, _, a_on_b) = pair();
+    let now = Instant::from_secs(1);
+    let local = core::net::IpAddr::from([198, 18, 0, 22]);
+    let from_a = Endpoint { addr: a.addr, local: Some(local) };
+    let mut out = [0u8; 2048];
+    assert_eq!(a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 60, 1), &mut out), Ok(None));
+    let mut init = drain(&mut a, now).remove(0).1;
+    assert_eq!(b.dev.handle_datagram(now, from_a, &mut init), Ok(None));
+    let response = drain(&mut b, now);
+    assert_eq!(response[0].0, from_a, "the response leaves from our address the initiation came to");
+
+    b.dev.clear_endpoint_source(a_on_b);
+    assert_eq!(b.dev.peer_stats(a_on_b).unwrap().endpoint, Some(Endpoint::from(a.addr)), "address kept");
+
+    // The next authenticated packet to that address pins it again.
+    let mut response = response[0].1.clone();
+    assert_eq!(a.dev.handle_datagram(now, b.addr.into(), &mut response), Ok(None));
+    let mut data = drain(&mut a, now).remove(0).1;
+    assert!(b.dev.handle_datagram(now, from_a, &mut data).unwrap().is_some());
+    assert_eq!(b.dev.peer_stats(a_on_b).unwrap().endpoint, Some(from_a));
+
+    // Removed peers and peers without an endpoint are left alone.
+    let lone = b.dev.add_peer(PeerConfig::new(public(7))).unwrap();
+    b.dev.clear_endpoint_source(lone);
+    assert_eq!(b.dev.peer_stats(lone).unwrap().endpoint, None);
+    b.dev.remove_peer(lone);
+    b.dev.clear_endpoint_source(lone);
+    assert_eq!(b.dev.peer_stats(a_on_b).unwrap().endpoint, Some(from_a));
+}
