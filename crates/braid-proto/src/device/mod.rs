@@ -21,6 +21,7 @@ mod handshake_flow;
 mod index_table;
 mod outbox;
 mod peer;
+mod pipeline;
 mod receive;
 mod send;
 mod session;
@@ -33,6 +34,7 @@ mod tests;
 pub use config::{ConfigError, DeviceConfig, Endpoint, PeerConfig};
 pub use drop_reason::{DeviceStats, DropReason};
 pub use peer::PeerStats;
+pub use pipeline::{is_transport, OpenJob, SealJob};
 pub use session::{padded_len, TRANSPORT_HEADER_LEN, TRANSPORT_OVERHEAD};
 pub use timers::TimerKind;
 

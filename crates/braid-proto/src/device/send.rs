@@ -1,10 +1,10 @@
 //! The send path: IP packets from TUN, staged packets, keepalives, and handing queued
 //! datagrams to the driver.
 
+use super::session::{padded_len, seal_transport, TRANSPORT_OVERHEAD};
 use super::{peer_mut, Device, DropReason, Outgoing, PeerId, Transmit};
 use crate::constants::{REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME};
 use crate::time::Instant;
-use braid_wire::ip_header::IpHeader;
 
 impl Device {
     /// Handles an IP packet read from TUN. With a live session the packet is sealed into
@@ -25,23 +25,12 @@ impl Device {
     }
 
     fn send_packet(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Result<Option<Transmit>, DropReason> {
-        let ip = IpHeader::new_checked(packet).map_err(|_| DropReason::InvalidTunPacket)?;
-        let id = self.allowed_ips.lookup(ip.dst()).ok_or(DropReason::NoRoute)?;
-        let mtu = self.mtu;
-        let peer = peer_mut(&mut self.peers, id).ok_or(DropReason::NoRoute)?;
-        let to = peer.endpoint.ok_or(DropReason::NoEndpoint)?;
-        if peer.staged.is_empty() {
-            if let Some(session) = peer.sessions.sendable(now) {
-                let len = session.seal(packet, mtu, out)?;
-                peer.tx_bytes += len as u64;
-                self.after_transport_sent(now, id, !packet.is_empty());
-                return Ok(Some(Transmit { peer: Some(id), to, len }));
-            }
+        if out.len() < self.sealed_len(packet.len()) {
+            return Err(DropReason::BufferTooSmall);
         }
-        // No usable session (or older packets still waiting): queue behind them.
-        peer.stage(packet);
-        self.send_staged(now, id);
-        Ok(None)
+        let Some(job) = self.prepare_seal_inner(now, packet)? else { return Ok(None) };
+        let len = job.seal(packet, out)?;
+        Ok(Some(Transmit { peer: Some(job.peer), to: job.to, len }))
     }
 
     /// Sends the peer's staged packets if it has a session, else starts a handshake for them
@@ -66,7 +55,7 @@ impl Device {
     }
 
     /// Timer rules and key freshness after a transport message left.
-    fn after_transport_sent(&mut self, now: Instant, id: PeerId, is_data: bool) {
+    pub(super) fn after_transport_sent(&mut self, now: Instant, id: PeerId, is_data: bool) {
         self.timer_any_authenticated_packet_traversal(now, id);
         self.timer_any_authenticated_packet_sent(id);
         if is_data {
@@ -117,6 +106,7 @@ impl Device {
                     if peer.sessions.sendable(now).is_none() {
                         // Lost the session meanwhile: the packets stay staged for the next one.
                         self.outbox.pop_front();
+                        self.send_handshake_initiation(now, id, false);
                         continue;
                     }
                     let Some(packet) = peer.staged.pop_front() else {
@@ -124,7 +114,14 @@ impl Device {
                         continue;
                     };
                     let Some(session) = peer.sessions.sendable(now) else { continue };
-                    match session.seal(&packet, mtu, buf) {
+                    if buf.len() < TRANSPORT_OVERHEAD + padded_len(packet.len(), mtu) {
+                        self.stats.count_drop(DropReason::BufferTooSmall);
+                        continue;
+                    }
+                    let sealed = session
+                        .reserve()
+                        .and_then(|(key, index, counter)| seal_transport(&key, index, counter, &packet, mtu, buf));
+                    match sealed {
                         Ok(len) => {
                             peer.tx_bytes += len as u64;
                             self.after_transport_sent(now, id, !packet.is_empty());

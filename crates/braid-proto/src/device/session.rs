@@ -12,6 +12,7 @@ use crate::crypto::{CryptoError, TransportCipher, TransportKey, TAG_LEN};
 use crate::noise::SessionKeys;
 use crate::replay::ReplayWindow;
 use crate::time::Instant;
+use std::sync::Arc;
 
 /// Size of the transport header: type, receiver index, counter.
 pub const TRANSPORT_HEADER_LEN: usize = 16;
@@ -36,8 +37,8 @@ pub(crate) struct Session {
     pub remote_index: u32,
     pub created: Instant,
     pub is_initiator: bool,
-    send_key: TransportKey,
-    recv_key: TransportKey,
+    send_key: Arc<TransportKey>,
+    recv_key: Arc<TransportKey>,
     /// The next counter to send with.
     send_counter: u64,
     /// Cleared when the device's private key changes: the session may still receive.
@@ -63,8 +64,8 @@ impl Session {
             remote_index: keys.remote_index,
             created: now,
             is_initiator: keys.is_initiator,
-            send_key: TransportKey::new(&keys.send)?,
-            recv_key: TransportKey::new(&keys.recv)?,
+            send_key: Arc::new(TransportKey::new(&keys.send)?),
+            recv_key: Arc::new(TransportKey::new(&keys.recv)?),
             send_counter: 0,
             send_valid: true,
             replay: ReplayWindow::new(replay_window),
@@ -92,48 +93,67 @@ impl Session {
         self.send_valid = false;
     }
 
-    /// Writes a transport message carrying `packet` (zero-padded) into `out`; returns its
-    /// length. The plaintext is copied once into place and sealed there.
-    pub fn seal(&mut self, packet: &[u8], mtu: usize, out: &mut [u8]) -> Result<usize, DropReason> {
+    /// Takes the next send counter: everything a [`SealJob`](super::SealJob) needs besides the
+    /// packet. Refuses once the counter reached Reject-After-Messages.
+    pub fn reserve(&mut self) -> Result<(Arc<TransportKey>, u32, u64), DropReason> {
         let counter = self.send_counter;
         if counter >= REJECT_AFTER_MESSAGES {
             return Err(DropReason::SessionExpired);
         }
-        let padded = padded_len(packet.len(), mtu);
-        let total = TRANSPORT_OVERHEAD + padded;
-        if out.len() < total {
-            return Err(DropReason::BufferTooSmall);
-        }
         self.send_counter += 1;
-        out[0..4].copy_from_slice(&[4, 0, 0, 0]);
-        out[4..8].copy_from_slice(&self.remote_index.to_le_bytes());
-        out[8..16].copy_from_slice(&counter.to_le_bytes());
-        let body = &mut out[TRANSPORT_HEADER_LEN..total];
-        body[..packet.len()].copy_from_slice(packet);
-        body[packet.len()..padded].fill(0);
-        self.send_key.seal_in_place(counter, &[], body, padded).map_err(|_| DropReason::BufferTooSmall)?;
-        Ok(total)
+        Ok((Arc::clone(&self.send_key), self.remote_index, counter))
     }
 
-    /// Opens the transport message in `datagram` in place (tag first, then the replay
-    /// window, as the kernel orders them); returns the padded plaintext length, which sits at
-    /// `datagram[16..16 + len]`.
-    pub fn open(&mut self, counter: u64, datagram: &mut [u8]) -> Result<usize, DropReason> {
-        if counter >= REJECT_AFTER_MESSAGES {
-            return Err(DropReason::Replay);
-        }
-        let body = datagram.get_mut(TRANSPORT_HEADER_LEN..).ok_or(DropReason::Malformed)?;
-        let len = self.recv_key.open_in_place(counter, &[], body).map_err(|_| DropReason::DecryptFailed)?;
-        if !self.replay.check_and_update(counter) {
-            return Err(DropReason::Replay);
-        }
-        Ok(len)
+    /// The key that opens this session's messages (for an [`OpenJob`](super::OpenJob)).
+    pub fn recv_key(&self) -> Arc<TransportKey> {
+        Arc::clone(&self.recv_key)
+    }
+
+    /// Marks `counter` as received once its tag verified; false for a replay or a counter too
+    /// old for the window (the kernel's order: tag first, then the window).
+    pub fn accept(&mut self, counter: u64) -> bool {
+        self.replay.check_and_update(counter)
     }
 
     #[cfg(test)]
     pub fn set_send_counter(&mut self, counter: u64) {
         self.send_counter = counter;
     }
+}
+
+/// Writes a transport message carrying `packet` (zero-padded) into `out`; returns its
+/// length. The plaintext is copied once into place and sealed there.
+pub(crate) fn seal_transport(
+    key: &TransportKey,
+    remote_index: u32,
+    counter: u64,
+    packet: &[u8],
+    mtu: usize,
+    out: &mut [u8],
+) -> Result<usize, DropReason> {
+    let padded = padded_len(packet.len(), mtu);
+    let total = TRANSPORT_OVERHEAD + padded;
+    if out.len() < total {
+        return Err(DropReason::BufferTooSmall);
+    }
+    out[0..4].copy_from_slice(&[4, 0, 0, 0]);
+    out[4..8].copy_from_slice(&remote_index.to_le_bytes());
+    out[8..16].copy_from_slice(&counter.to_le_bytes());
+    let body = &mut out[TRANSPORT_HEADER_LEN..total];
+    body[..packet.len()].copy_from_slice(packet);
+    body[packet.len()..padded].fill(0);
+    key.seal_in_place(counter, &[], body, padded).map_err(|_| DropReason::BufferTooSmall)?;
+    Ok(total)
+}
+
+/// Verifies and decrypts the transport message in `datagram` in place; returns the padded
+/// plaintext length, which sits at `datagram[16..16 + len]`.
+pub(crate) fn open_transport(key: &TransportKey, counter: u64, datagram: &mut [u8]) -> Result<usize, DropReason> {
+    if counter >= REJECT_AFTER_MESSAGES {
+        return Err(DropReason::Replay);
+    }
+    let body = datagram.get_mut(TRANSPORT_HEADER_LEN..).ok_or(DropReason::Malformed)?;
+    key.open_in_place(counter, &[], body).map_err(|_| DropReason::DecryptFailed)
 }
 
 /// Which slot a session was found in.

@@ -406,3 +406,48 @@ fn clearing_the_endpoint_source_keeps_the_address_until_the_peer_teaches_a_new_o
     b.dev.clear_endpoint_source(lone);
     assert_eq!(b.dev.peer_stats(a_on_b).unwrap().endpoint, Some(from_a));
 }
+
+#[test]
+fn split_phase_jobs_match_the_one_call_paths_and_survive_rotation_checks() {
+    let (mut a, mut b, b_on_a, a_on_b) = pair();
+    let now = Instant::from_secs(1);
+    let mut out = [0u8; 2048];
+    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    pump(&mut a, &mut b, now);
+
+    // Prepare three packets, seal them "elsewhere", open them in order on the other side.
+    let packets: Vec<Vec<u8>> = (0..3).map(|i| ipv4(a.tunnel, b.tunnel, 100 + i, i as u8)).collect();
+    let jobs: Vec<SealJob> = packets.iter().map(|p| a.dev.prepare_seal(now, p).unwrap().unwrap()).collect();
+    let mut datagrams = Vec::new();
+    for (job, p) in jobs.iter().zip(&packets) {
+        assert_eq!((job.peer, job.len), (b_on_a, a.dev.sealed_len(p.len())));
+        let n = job.seal(p, &mut out).unwrap();
+        assert_eq!(n, job.len);
+        datagrams.push(out[..n].to_vec());
+    }
+    for (d, p) in datagrams.iter_mut().zip(&packets) {
+        assert!(is_transport(d));
+        let job = b.dev.prepare_open(now, d).unwrap();
+        assert_eq!(job.peer, a_on_b);
+        let opened = job.open(d);
+        let r = b.dev.finish_open(now, a.addr.into(), &job, d, opened).unwrap().unwrap();
+        assert_eq!(&d[r.packet], &p[..]);
+    }
+    // A tampered datagram fails in the AEAD; the device counts it when told.
+    let mut bad = datagrams[0].clone();
+    bad[20] ^= 1;
+    let before = b.dev.stats().drops(DropReason::DecryptFailed);
+    let job = b.dev.prepare_open(now, &bad).unwrap();
+    let opened = job.open(&mut bad);
+    assert_eq!(b.dev.finish_open(now, a.addr.into(), &job, &mut bad, opened), Err(DropReason::DecryptFailed));
+    assert_eq!(b.dev.stats().drops(DropReason::DecryptFailed), before + 1);
+    // A job whose session disappeared meanwhile (keys zeroed) is refused, not applied.
+    let p = ipv4(a.tunnel, b.tunnel, 60, 9);
+    let n = a.dev.handle_tun_packet(now, &p, &mut out).unwrap().unwrap().len;
+    let mut d = out[..n].to_vec();
+    let job = b.dev.prepare_open(now, &d).unwrap();
+    let opened = job.open(&mut d);
+    b.dev.remove_peer(a_on_b);
+    assert!(b.dev.finish_open(now, a.addr.into(), &job, &mut d, opened).is_err());
+    assert!(!is_transport(&[1, 0, 0, 0]));
+}
