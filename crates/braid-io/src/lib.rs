@@ -10,7 +10,6 @@ mod pktinfo;
 pub mod process;
 pub mod tun;
 pub mod udp;
-pub mod udp_offload;
 
 pub use tun::Tun;
 pub use udp::UdpSockets;

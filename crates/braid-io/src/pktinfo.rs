@@ -55,6 +55,8 @@ pub(crate) struct Arrival {
     pub local: Option<IpAddr>,
     /// Index of the interface it arrived on; `None` when unknown.
     pub ifindex: Option<u32>,
+    /// With UDP GRO: the size of each of the datagrams glued into this receive.
+    pub segment_size: Option<usize>,
 }
 
 /// Asks the kernel to report each datagram's destination address and interface:
@@ -113,16 +115,78 @@ pub(crate) fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, Soc
     Ok((len.min(buf.len()), from, arrival))
 }
 
-/// Sends `bytes` to `to` with `source` as the IP source address (a packet-info control
-/// message; `to` and `source` must be of the socket's family). The kernel refuses a source that
-/// is not one of our addresses: `EINVAL` or `ENETUNREACH` (IPv4) or `EINVAL` (IPv6).
-pub(crate) fn send_from(socket: &UdpSocket, bytes: &[u8], to: SocketAddr, source: IpAddr) -> io::Result<usize> {
-    let mut control = [0u8; SEND_CONTROL_LEN];
-    let control_len = encode_source(source, &mut control);
+/// Room for a `UDP_SEGMENT` control message (a `u16` payload).
+const SEGMENT_CONTROL_LEN: usize = HEADER_LEN + cmsg_align(size_of::<u16>());
+
+/// Sends `bytes` to `to`, optionally with `source` as the IP source address (a packet-info
+/// control message; `to` and `source` must be of the socket's family — the kernel refuses a
+/// source that is not one of our addresses with `EINVAL`, or `ENETUNREACH` for IPv4), and
+/// optionally as a GSO
+/// batch: with `segment`, the kernel cuts `bytes` into datagrams of that size (the last may be
+/// shorter), one syscall for up to 64 of them.
+pub(crate) fn send(
+    socket: &UdpSocket,
+    bytes: &[u8],
+    to: SocketAddr,
+    source: Option<IpAddr>,
+    segment: Option<u16>,
+) -> io::Result<usize> {
+    let mut control = [0u8; SEND_CONTROL_LEN + SEGMENT_CONTROL_LEN];
+    let mut used = 0;
+    if let Some(source) = source {
+        let mut one = [0u8; SEND_CONTROL_LEN];
+        let n = encode_source(source, &mut one);
+        control[..n].copy_from_slice(&one[..n]);
+        used = n;
+    }
+    if let Some(size) = segment.filter(|&size| usize::from(size) < bytes.len()) {
+        put_header(&mut control[used..], libc::SOL_UDP, libc::UDP_SEGMENT, size_of::<u16>());
+        control[used + HEADER_LEN..used + HEADER_LEN + 2].copy_from_slice(&size.to_ne_bytes());
+        used += SEGMENT_CONTROL_LEN;
+    }
     let addr = SockAddr::from(to);
     let iov = [IoSlice::new(bytes)];
-    let msg = MsgHdr::new().with_addr(&addr).with_buffers(&iov).with_control(&control[..control_len]);
+    let msg = MsgHdr::new().with_addr(&addr).with_buffers(&iov).with_control(&control[..used]);
     SockRef::from(socket).sendmsg(&msg, 0)
+}
+
+/// UDP segmentation offloads a socket has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UdpOffloads {
+    /// `UDP_SEGMENT` sends work (GSO).
+    pub gso: bool,
+    /// `UDP_GRO` is on: a receive may return several datagrams glued together.
+    pub gro: bool,
+}
+
+/// Probes GSO and turns GRO on.
+pub(crate) fn enable_offloads(socket: &impl AsFd) -> UdpOffloads {
+    let fd = socket.as_fd();
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `fd` is borrowed and open for the call; the kernel writes at most `len` bytes
+    // into `value`, which has exactly that size.
+    let gso = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_UDP,
+            libc::UDP_SEGMENT,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    } == 0;
+    let one: libc::c_int = 1;
+    // SAFETY: as in `enable`: a pointer to a live c_int and its exact size.
+    let gro = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_UDP,
+            libc::UDP_GRO,
+            (&one as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    } == 0;
+    UdpOffloads { gso, gro }
 }
 
 /// Writes a control-message header (`cmsg_len` = header + `payload_len`) at the start of `out`.
@@ -179,6 +243,11 @@ fn decode(control: &[u8]) -> Arrival {
                     // kernel would pick to answer the sender, not necessarily the one it used.)
                     arrival.local = usable_local(IpAddr::from(dst));
                     arrival.ifindex = u32::try_from(i32::from_ne_bytes(ifindex)).ok().filter(|&i| i != 0);
+                }
+            }
+            (libc::SOL_UDP, libc::UDP_GRO) => {
+                if let Some(size) = ne_bytes(payload, 0) {
+                    arrival.segment_size = usize::try_from(libc::c_int::from_ne_bytes(size)).ok().filter(|&s| s > 0);
                 }
             }
             (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
@@ -248,14 +317,14 @@ mod tests {
     fn ipv4_destination_is_the_header_address_not_spec_dst() {
         let control = received(libc::IPPROTO_IP, libc::IP_PKTINFO, &in_pktinfo(3, [10, 0, 0, 1], [10, 0, 0, 2]));
         let got = decode(&control);
-        assert_eq!(got, Arrival { local: Some(IpAddr::from([10, 0, 0, 2])), ifindex: Some(3) });
+        assert_eq!(got, Arrival { local: Some(IpAddr::from([10, 0, 0, 2])), ifindex: Some(3), segment_size: None });
     }
 
     #[test]
     fn ipv6_destination_and_interface() {
         let dst: Ipv6Addr = "fd00:18::2".parse().unwrap();
         let control = received(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &in6_pktinfo(dst, 7));
-        assert_eq!(decode(&control), Arrival { local: Some(IpAddr::V6(dst)), ifindex: Some(7) });
+        assert_eq!(decode(&control), Arrival { local: Some(IpAddr::V6(dst)), ifindex: Some(7), segment_size: None });
     }
 
     #[test]
@@ -296,7 +365,7 @@ mod tests {
         let len = encode_source(IpAddr::V6(v6), &mut out);
         assert_eq!(len, SEND_CONTROL_LEN);
         // An IPv6 send message reads back as what a receive would report.
-        assert_eq!(decode(&out[..len]), Arrival { local: Some(IpAddr::V6(v6)), ifindex: None });
+        assert_eq!(decode(&out[..len]), Arrival { local: Some(IpAddr::V6(v6)), ifindex: None, segment_size: None });
     }
 
     proptest! {

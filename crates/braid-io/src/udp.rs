@@ -18,7 +18,36 @@ pub struct UdpSockets {
     /// The IPv6 socket ([::]:port, v6-only), when the host has IPv6.
     pub v6: Option<UdpSocket>,
     port: u16,
+    offloads: UdpOffloads,
 }
+
+pub use crate::pktinfo::UdpOffloads;
+
+/// One receive: `len` bytes from `from`, sent to our address `local`; with GRO, datagrams of
+/// `segment_size` bytes each glued together (the last may be shorter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes in the buffer.
+    pub len: usize,
+    /// The sender.
+    pub from: SocketAddr,
+    /// Our address it was sent to, when known.
+    pub local: Option<IpAddr>,
+    /// Size of each glued datagram, when GRO glued several.
+    pub segment_size: Option<usize>,
+}
+
+impl Received {
+    /// The datagrams of this receive, in order.
+    pub fn datagrams<'a>(&self, buf: &'a mut [u8]) -> impl Iterator<Item = &'a mut [u8]> {
+        let len = self.len.min(buf.len());
+        let size = self.segment_size.unwrap_or(len).max(1);
+        buf[..len].chunks_mut(size)
+    }
+}
+
+/// Most datagrams one GSO send may carry (the kernel's UDP_MAX_SEGMENTS before Linux 6.11).
+pub const MAX_GSO_SEGMENTS: usize = 64;
 
 /// Which of the two sockets (the event loop polls them separately).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,10 +123,17 @@ impl UdpSockets {
             let v4 = bind(Domain::IPV4, SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), fwmark)?;
             let chosen = v4.local_addr()?.port();
             match bind(Domain::IPV6, SocketAddr::from((Ipv6Addr::UNSPECIFIED, chosen)), fwmark) {
-                Ok(v6) => return Ok(UdpSockets { v4, v6: Some(v6), port: chosen }),
+                Ok(v6) => {
+                    let (o4, o6) = (pktinfo::enable_offloads(&v4), pktinfo::enable_offloads(&v6));
+                    let offloads = UdpOffloads { gso: o4.gso && o6.gso, gro: o4.gro && o6.gro };
+                    return Ok(UdpSockets { v4, v6: Some(v6), port: chosen, offloads });
+                }
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => last_err = Some(e),
                 // No IPv6 on this host (EAFNOSUPPORT, EADDRNOTAVAIL): run on IPv4 alone.
-                Err(_) => return Ok(UdpSockets { v4, v6: None, port: chosen }),
+                Err(_) => {
+                    let offloads = pktinfo::enable_offloads(&v4);
+                    return Ok(UdpSockets { v4, v6: None, port: chosen, offloads });
+                }
             }
         }
         Err(last_err.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
@@ -145,6 +181,55 @@ impl UdpSockets {
         Ok((len, from, arrival.local, arrival.ifindex))
     }
 
+    /// Receives one run of datagrams (several when GRO glued them) into `buf` (64 KiB
+    /// recommended). Non-blocking: `WouldBlock` when the queue is empty.
+    pub fn recv(&self, family: Family, buf: &mut [u8]) -> io::Result<Received> {
+        let (len, from, arrival) = pktinfo::recv(self.socket(family)?, buf)?;
+        let segment_size = arrival.segment_size.filter(|&s| s < len);
+        Ok(Received { len, from: unmap(from), local: arrival.local, segment_size })
+    }
+
+    /// The offloads the sockets have (GSO is used only if both families have it).
+    pub fn offloads(&self) -> UdpOffloads {
+        self.offloads
+    }
+
+    /// Sends `bytes` as datagrams of `segment_size` bytes (the last may be shorter) to `to`,
+    /// from `local` if given — one syscall with GSO, one per datagram without. At most
+    /// [`MAX_GSO_SEGMENTS`] datagrams and 64 KiB. Source refusal falls back as in
+    /// [`UdpSockets::send_from`].
+    pub fn send_segments(
+        &self,
+        bytes: &[u8],
+        segment_size: usize,
+        to: SocketAddr,
+        local: Option<IpAddr>,
+    ) -> io::Result<Sent> {
+        if segment_size == 0 || bytes.len().div_ceil(segment_size) > MAX_GSO_SEGMENTS || bytes.len() > 65507 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad GSO batch"));
+        }
+        if bytes.len() <= segment_size || !self.offloads.gso {
+            let mut sent = Sent { len: 0, source_rejected: false };
+            for chunk in bytes.chunks(segment_size) {
+                let s = self.send_from(chunk, to, if sent.source_rejected { None } else { local })?;
+                sent.len += s.len;
+                sent.source_rejected |= s.source_rejected;
+            }
+            return Ok(sent);
+        }
+        let to = unmap(to);
+        let segment = u16::try_from(segment_size).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let socket = self.socket(if to.is_ipv4() { Family::V4 } else { Family::V6 })?;
+        let local = local.map(unmap_ip).filter(|l| l.is_ipv4() == to.is_ipv4());
+        match pktinfo::send(socket, bytes, to, local, Some(segment)) {
+            Ok(len) => Ok(Sent { len, source_rejected: false }),
+            Err(e) if local.is_some() && source_refused(&e) => {
+                pktinfo::send(socket, bytes, to, None, Some(segment)).map(|len| Sent { len, source_rejected: true })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends `bytes` to `to` from our address `local` (`None`: the kernel chooses, as
     /// [`UdpSockets::send_to`]). When the kernel refuses `local` because it is no longer one
     /// of our addresses, the datagram goes without it and [`Sent::source_rejected`] says so;
@@ -158,7 +243,7 @@ impl UdpSockets {
             return self.send_to(bytes, to).map(|len| Sent { len, source_rejected: true });
         }
         let socket = self.socket(if to.is_ipv4() { Family::V4 } else { Family::V6 })?;
-        match pktinfo::send_from(socket, bytes, to, local) {
+        match pktinfo::send(socket, bytes, to, Some(local), None) {
             Ok(len) => Ok(Sent { len, source_rejected: false }),
             Err(e) if source_refused(&e) => socket.send_to(bytes, to).map(|len| Sent { len, source_rejected: true }),
             Err(e) => Err(e),
@@ -169,6 +254,51 @@ impl UdpSockets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn recv_all(s: &UdpSockets, want: usize) -> (Vec<u8>, Vec<usize>, bool) {
+        let mut buf = vec![0u8; 65536];
+        let (mut got, mut sizes, mut glued) = (Vec::new(), Vec::new(), false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while got.len() < want && std::time::Instant::now() < deadline {
+            match s.recv(Family::V4, &mut buf) {
+                Ok(r) => {
+                    glued |= r.segment_size.is_some();
+                    for d in r.datagrams(&mut buf) {
+                        sizes.push(d.len());
+                        got.extend_from_slice(d);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(2))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        (got, sizes, glued)
+    }
+
+    #[test]
+    fn segments_arrive_as_the_datagrams_they_were_cut_into() {
+        let a = UdpSockets::bind(0, 0).unwrap();
+        let b = UdpSockets::bind(0, 0).unwrap();
+        let payload: Vec<u8> = (0..4000u32).map(|i| (i * 7 + 1) as u8).collect();
+        let to = SocketAddr::from((Ipv4Addr::LOCALHOST, b.port()));
+        let sent = a.send_segments(&payload, 1000, to, Some(IpAddr::V4(Ipv4Addr::LOCALHOST))).unwrap();
+        assert_eq!(sent, Sent { len: 4000, source_rejected: false });
+        let (got, sizes, glued) = recv_all(&b, payload.len());
+        assert_eq!(got, payload, "bytes and order survive GSO and GRO");
+        assert!(sizes.iter().all(|&s| s == 1000), "{sizes:?}");
+        if !b.offloads().gro {
+            assert!(!glued);
+        }
+        // A short tail and a refused batch size.
+        let sent = a.send_segments(&payload[..2500], 1000, to, None).unwrap();
+        assert_eq!(sent.len, 2500);
+        let (_, sizes, _) = recv_all(&b, 2500);
+        assert_eq!(sizes, vec![1000, 1000, 500]);
+        assert!(a.send_segments(&payload, 0, to, None).is_err());
+        assert!(a.send_segments(&vec![0; 65 * 10], 10, to, None).is_err());
+    }
 
     #[test]
     fn port_zero_picks_one_port_for_both_families() {
