@@ -38,16 +38,11 @@ fn replies_to(pair: &Pair, endpoint: &str) -> Option<String> {
     pair.a.wg.endpoint(pub_b)
 }
 
-/// How often B's daemon has logged a refused source address so far.
-fn fallbacks(pair: &mut Pair) -> usize {
-    pair.b.wg.daemon().log().matches("source address gone").count()
-}
-
 /// B's cached source `gone` is removed from its underlay; B must still reach A at once (the
-/// send falls back to the kernel's choice, `kept`), not only after a handshake retry clears the
-/// source 15 s later, and A must see B's packets arrive from `kept`.
-fn falls_back_after_removal(pair: &mut Pair, gone_cidr: &str, kept_endpoint: &str) {
-    let fallbacks_before = fallbacks(pair);
+/// send falls back to the kernel's choice, `kept`), and A must see B's packets arrive from
+/// `kept`. "At once" is the point: the ping gives up after 3 s, while without the fallback
+/// B's sends keep failing until a handshake retry clears the source (15 s of silence).
+fn falls_back_after_removal(pair: &Pair, gone_cidr: &str, kept_endpoint: &str) {
     let pub_b = &pair.b.wg.keys.public;
     pair.b.ns.ip(&["addr", "del", gone_cidr, "dev", UNDERLAY_DEV]);
     let r = pair.b.ping(pair.a.tunnel_v4, PingOpts { count: 5, interval: 0.2, ..PingOpts::default() });
@@ -58,11 +53,6 @@ fn falls_back_after_removal(pair: &mut Pair, gone_cidr: &str, kept_endpoint: &st
         pair.b.wg.log_tail()
     );
     assert_eq!(pair.a.wg.endpoint(pub_b).as_deref(), Some(kept_endpoint), "A sees B from its remaining address");
-    assert!(
-        fallbacks(pair) > fallbacks_before,
-        "B's log must show that the send fallback (not a handshake retry) did it\n{}",
-        pair.b.wg.log_tail()
-    );
     assert!(wait_reachable(&pair.a.ns, pair.b.tunnel_v4, REACH), "A->B after the fallback");
 }
 
@@ -78,13 +68,13 @@ fn sticky_source(peer: Impl, multi_homed: Impl) {
     for endpoint in ["198.18.0.3:51002", "198.18.0.2:51002", "198.18.0.3:51002"] {
         assert_eq!(replies_to(&pair, endpoint).as_deref(), Some(endpoint), "IPv4 replies from the address used");
     }
-    falls_back_after_removal(&mut pair, "198.18.0.3/24", "198.18.0.2:51002");
+    falls_back_after_removal(&pair, "198.18.0.3/24", "198.18.0.2:51002");
 
     pair.use_v6_endpoints();
     for endpoint in ["[fd00:18::3]:51002", "[fd00:18::2]:51002", "[fd00:18::3]:51002"] {
         assert_eq!(replies_to(&pair, endpoint).as_deref(), Some(endpoint), "IPv6 replies from the address used");
     }
-    falls_back_after_removal(&mut pair, "fd00:18::3/64", "[fd00:18::2]:51002");
+    falls_back_after_removal(&pair, "fd00:18::3/64", "[fd00:18::2]:51002");
     pair.assert_alive();
 }
 
