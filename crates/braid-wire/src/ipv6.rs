@@ -132,10 +132,11 @@ impl Ipv6FragmentHeader {
 /// Where the extension headers end and what follows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExtensionHeaders {
-    /// The upper-layer protocol (or [`next_header::NO_NEXT_HEADER`], or for a non-first fragment
-    /// the protocol the fragment header names).
+    /// The upper-layer protocol (or [`next_header::NO_NEXT_HEADER`]); for a non-atomic fragment,
+    /// the type the fragment header names for the fragmentable part.
     pub protocol: u8,
-    /// Bytes of extension headers, i.e. the offset of the upper layer in the payload.
+    /// Bytes of extension headers, i.e. the offset of the upper layer in the payload (for a
+    /// non-atomic fragment, of the fragment's data).
     pub len: usize,
     /// The fragment header, if one was crossed.
     pub fragment: Option<Ipv6FragmentHeader>,
@@ -144,8 +145,9 @@ pub struct ExtensionHeaders {
 /// Walks the extension-header chain starting with type `first` at the start of `bytes` (the bytes
 /// after the fixed header).
 ///
-/// Stops at the first type that is not an extension header, or right after a fragment header with
-/// a nonzero offset (what follows is the middle of another packet's data). Bounded by
+/// Stops at the first type that is not an extension header, or right after a non-atomic fragment
+/// header: what follows is the fragmentable part of a larger packet (for a later fragment, the
+/// middle of its data), which only reassembly can interpret. Bounded by
 /// [`MAX_EXTENSION_HEADERS`]; never reads outside `bytes`.
 pub fn walk_extension_headers(first: u8, bytes: &[u8]) -> Result<ExtensionHeaders, Ipv6Error> {
     let mut next = first;
@@ -193,7 +195,7 @@ pub fn walk_extension_headers(first: u8, bytes: &[u8]) -> Result<ExtensionHeader
                     ident: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
                 };
                 fragment = Some(parsed);
-                if parsed.offset != 0 {
+                if !parsed.is_atomic() {
                     return Ok(ExtensionHeaders { protocol: parsed.next_header, len: at + len, fragment });
                 }
             }

@@ -185,6 +185,13 @@ fn fragments_are_reported() {
     let expected = Ipv6FragmentHeader { next_header: TCP, offset: 0, more_frags: true, ident: 0xdead_beef };
     assert_eq!(parse(&first), Err(Ipv6Error::Fragment(expected)));
 
+    // A first fragment: the walk stops after the fragment header, even if headers follow it (they
+    // belong to the fragmentable part, which only reassembly can see whole).
+    let dest_opts = ext(TCP, &PADN4);
+    let first = packet(next_header::FRAGMENT, &[frag(60, 0, true, 5), dest_opts, vec![0; 16]].concat());
+    let headers = Ipv6Packet::new_checked(&first[..]).unwrap().extension_headers().unwrap();
+    assert_eq!((headers.protocol, headers.len), (60, 8));
+
     // A later fragment: whatever follows the fragment header is opaque data, not headers.
     let later = packet(next_header::FRAGMENT, &[frag(TCP, 1232, false, 9), vec![0; 4]].concat());
     let view = Ipv6Packet::new_checked(&later[..]).unwrap();
