@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 mod pktinfo;
+pub mod offload;
 pub mod process;
 pub mod tun;
 pub mod udp;

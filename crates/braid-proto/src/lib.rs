@@ -19,8 +19,8 @@ pub mod timers;
 
 pub use allowed_ips::AllowedIps;
 pub use device::{
-    ConfigError, Device, DeviceConfig, DeviceStats, DropReason, Endpoint, PeerConfig, PeerId, PeerStats, Received,
-    Transmit,
+    is_transport, ConfigError, Device, DeviceConfig, DeviceStats, DropReason, Endpoint, OpenJob, PeerConfig, PeerId,
+    PeerStats, Received, SealJob, Transmit,
 };
 pub use replay::ReplayWindow;
 pub use time::Instant;

@@ -8,16 +8,16 @@
 use crate::uapi::{Errno, UapiHost, UapiSession};
 use braid_io::udp::Family;
 use braid_io::{Tun, UdpSockets};
-use braid_proto::{Device, Endpoint, Instant, Transmit};
+use braid_proto::{Device, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use super::data_path::{DataPath, Drained};
 use super::uapi_socket::ControlSocket;
 
 const TUN: Token = Token(0);
@@ -29,24 +29,6 @@ const FIRST_CONN: usize = 16;
 
 /// How often the loop checks things nobody signals: MTU changes, the socket file.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
-/// Largest datagram or TUN packet handled.
-const BUF_LEN: usize = 65536;
-/// Packets read from one source per turn of the loop. A source that still has packets is
-/// revisited without sleeping, but only after the others (and the UAPI) had their turn, so a
-/// routing loop or a flood can't starve `wg show`.
-const BATCH: usize = 256;
-
-/// What a bounded drain left behind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Drained {
-    /// The source is empty: wait for its next readiness event.
-    Empty,
-    /// The batch ran out first: come back without waiting.
-    More,
-    /// The TUN interface is gone.
-    Gone,
-}
-
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -67,6 +49,8 @@ pub struct Sockets {
 struct Host<'a> {
     sockets: &'a mut Sockets,
     registry: &'a Registry,
+    tun: braid_io::tun::TunOffloads,
+    data: super::data_path::DataPathStats,
 }
 
 impl UapiHost for Host<'_> {
@@ -88,6 +72,24 @@ impl UapiHost for Host<'_> {
 
     fn fwmark(&self) -> u32 {
         self.sockets.fwmark
+    }
+
+    fn extras(&self) -> Vec<(String, String)> {
+        let udp = self.sockets.udp.offloads();
+        let on = |b: bool| if b { "on" } else { "off" };
+        vec![
+            ("tun_vnet_hdr".into(), on(self.tun.vnet_hdr).into()),
+            ("tun_tso".into(), on(self.tun.tso).into()),
+            ("tun_uso".into(), on(self.tun.uso).into()),
+            ("udp_gso".into(), on(udp.gso).into()),
+            ("udp_gro".into(), on(udp.gro).into()),
+            ("tun_reads".into(), self.data.tun_reads.to_string()),
+            ("tun_packets_read".into(), self.data.tun_packets.to_string()),
+            ("udp_sends".into(), self.data.udp_sends.to_string()),
+            ("udp_receives".into(), self.data.udp_recvs.to_string()),
+            ("udp_datagrams_received".into(), self.data.udp_datagrams.to_string()),
+            ("tun_writes".into(), self.data.tun_writes.to_string()),
+        ]
     }
 
     fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno> {
@@ -131,8 +133,7 @@ pub struct EventLoop {
     next_conn: usize,
     /// Sources whose last drain stopped at the batch limit: [TUN, UDP4, UDP6].
     pending: [bool; 3],
-    rx: Vec<u8>,
-    tx: Vec<u8>,
+    data: DataPath,
 }
 
 /// Monotonic time for the device: nanoseconds since the loop started.
@@ -156,6 +157,7 @@ impl EventLoop {
         signals: UnixStream,
         origin: std::time::Instant,
     ) -> io::Result<EventLoop> {
+        let data = DataPath::new(tun.offloads().vnet_hdr, tun.offloads().uso);
         let poll = Poll::new()?;
         let registry = poll.registry();
         registry.register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)?;
@@ -174,8 +176,7 @@ impl EventLoop {
             conns: HashMap::new(),
             next_conn: FIRST_CONN,
             pending: [false; 3],
-            rx: vec![0; BUF_LEN],
-            tx: vec![0; BUF_LEN],
+            data,
         })
     }
 
@@ -249,64 +250,21 @@ impl EventLoop {
     /// Sends everything the device has queued.
     fn flush(&mut self) {
         let now = mono(self.origin);
-        while let Some(t) = self.device.poll_transmit(now, &mut self.tx) {
-            send(&self.sockets.udp, &mut self.device, &self.tx[..t.len], t);
-        }
+        self.data.flush_device(now, &mut self.device, &self.sockets.udp);
     }
 
-    /// Reads up to a batch from TUN. (mio is edge-triggered: a source not read until empty
-    /// gets no new event, hence [`Drained::More`].)
     fn drain_tun(&mut self) -> Drained {
-        for _ in 0..BATCH {
-            let n = match self.tun.recv(&mut self.rx) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Empty,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EBADFD/EIO: the interface was deleted under us.
-                    tracing::info!(error = %e, "TUN read failed: interface gone");
-                    return Drained::Gone;
-                }
-            };
-            let now = mono(self.origin);
-            if let Ok(Some(t)) = self.device.handle_tun_packet(now, &self.rx[..n], &mut self.tx) {
-                send(&self.sockets.udp, &mut self.device, &self.tx[..t.len], t);
-            }
-            self.flush();
-        }
-        Drained::More
+        let now = mono(self.origin);
+        self.data.drain_tun(now, &self.tun, &mut self.device, &self.sockets.udp)
     }
 
-    /// Reads up to a batch from one UDP socket.
     fn drain_udp(&mut self, v6: bool) -> Drained {
-        for _ in 0..BATCH {
-            let family = match (v6, &self.sockets.udp.v6) {
-                (false, _) => Family::V4,
-                (true, Some(_)) => Family::V6,
-                (true, None) => return Drained::Empty,
-            };
-            // `local`: our address the peer sent to, which replies to it will leave from.
-            let (n, from, local, _ifindex) = match self.sockets.udp.recv_from_local(family, &mut self.rx) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Empty,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // ICMP errors surface as ECONNREFUSED etc. on the next read: ignore them.
-                Err(_) => continue,
-            };
-            let from = normalise(from);
-            let now = mono(self.origin);
-            match self.device.handle_datagram(now, Endpoint { addr: from, local }, &mut self.rx[..n]) {
-                Ok(Some(received)) => {
-                    if let Err(e) = self.tun.send(&self.rx[received.packet]) {
-                        tracing::debug!(error = %e, "TUN write failed");
-                    }
-                }
-                Ok(None) => {}
-                Err(reason) => tracing::trace!(%reason, %from, "datagram dropped"),
-            }
-            self.flush();
+        if v6 && self.sockets.udp.v6.is_none() {
+            return Drained::Empty;
         }
-        Drained::More
+        let family = if v6 { Family::V6 } else { Family::V4 };
+        let now = mono(self.origin);
+        self.data.drain_udp(now, family, &self.tun, &mut self.device, &self.sockets.udp)
     }
 
     fn accept_uapi(&mut self) {
@@ -353,7 +311,12 @@ impl EventLoop {
                 }
                 Ok(n) => {
                     let now = mono(self.origin);
-                    let mut host = Host { sockets: &mut self.sockets, registry: self.poll.registry() };
+                    let mut host = Host {
+                        sockets: &mut self.sockets,
+                        registry: self.poll.registry(),
+                        tun: self.tun.offloads(),
+                        data: self.data.stats,
+                    };
                     let reply = conn.session.feed(&buf[..n], now, &mut self.device, &mut host);
                     conn.pending.extend_from_slice(&reply);
                 }
@@ -386,33 +349,5 @@ impl EventLoop {
         }
         // A `set` may have queued handshakes (new endpoint + keepalive).
         self.flush();
-    }
-}
-
-/// IPv4-mapped IPv6 sources become plain IPv4 so a peer has one identity per address.
-fn normalise(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::from((v4, v6.port())),
-            None => addr,
-        },
-        v4 => v4,
-    }
-}
-
-/// Sends one datagram from our address the peer last talked to (`t.to.local`). When that
-/// address is no longer ours, the datagram leaves from the kernel's choice instead and the
-/// device forgets the address for the peer (as the kernel's WireGuard drops a stale source).
-fn send(udp: &UdpSockets, device: &mut Device, bytes: &[u8], t: Transmit) {
-    match udp.send_from(bytes, t.to.addr, t.to.local) {
-        Ok(sent) if sent.source_rejected => {
-            tracing::debug!(source = ?t.to.local, to = %t.to.addr, "source address gone: kernel's choice used");
-            if let Some(peer) = t.peer {
-                device.clear_endpoint_source(peer);
-            }
-        }
-        Ok(_) => {}
-        // A full socket buffer or an unreachable network drops the packet, as the kernel does.
-        Err(e) => tracing::trace!(error = %e, to = %t.to.addr, "send failed"),
     }
 }

@@ -5,6 +5,7 @@
 //! the socket file is removed and closing the TUN descriptor removes the interface.
 //! `WG_TUN_FD` and `WG_UAPI_FD` hand over descriptors opened by a parent, as with wireguard-go.
 
+mod data_path;
 mod event_loop;
 pub mod uapi_socket;
 
@@ -49,7 +50,10 @@ fn open_interface(interface: &str) -> io::Result<(Tun, ControlSocket)> {
     let tun = match env_fd("WG_TUN_FD")? {
         Some(fd) => Tun::from_fd(fd, interface)?,
         None => {
-            let tun = Tun::create(interface)
+            // Offloads (a virtio-net header, TSO/USO) unless BRAID_TUN_OFFLOAD=0 asks for the plain
+            // one-packet-per-read device (for comparisons and old kernels).
+            let offload = std::env::var("BRAID_TUN_OFFLOAD").map_or(true, |v| v != "0");
+            let tun = if offload { Tun::create_with_offloads(interface) } else { Tun::create(interface) }
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot create TUN interface {interface}: {e}")))?;
             // wireguard-go's default, so `ip link set up` alone gives a working tunnel.
             if let Err(e) = tun.set_mtu(DEFAULT_MTU) {
@@ -77,7 +81,7 @@ fn serve(tun: Tun, control: ControlSocket, ready: impl FnOnce()) -> io::Result<E
     let config = DeviceConfig { mtu, ..DeviceConfig::default() };
     let rng = rand_chacha::ChaCha20Rng::from_os_rng();
     let device = Device::new(config, Instant::ZERO, unix_now(), Box::new(rng));
-    tracing::info!(interface = tun.name(), port = udp.port(), mtu, "interface up");
+    tracing::info!(interface = tun.name(), port = udp.port(), mtu, tun_offloads = ?tun.offloads(), udp_offloads = ?udp.offloads(), "interface up");
     let mut event_loop = EventLoop::new(device, tun, Sockets { udp, fwmark: 0 }, control, sig_read, origin)?;
     ready();
     let exit = event_loop.run()?;

@@ -1,0 +1,329 @@
+//! Moving packets between TUN and UDP with as few system calls as the kernel allows.
+//!
+//! Outbound: one TUN read may be a 64 KiB TCP (or UDP) super-packet (TSO/USO through the
+//! virtio-net header); it is cut into MTU-sized packets, each is sealed by the device into one
+//! contiguous send buffer, and runs of equal-sized datagrams to one endpoint leave in one
+//! `sendmsg` (UDP GSO). Inbound: one `recvmsg` may return a run of datagrams (UDP GRO); each
+//! is opened in place, and the decrypted packets of a batch are merged per TCP flow (GRO for
+//! TUN) into as few TUN writes as possible. Without the offloads every step degrades to one
+//! packet per syscall, through the same code.
+
+use braid_io::offload::{segment, Coalescer, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
+use braid_io::udp::{Family, Received as UdpReceived};
+use braid_io::{Tun, UdpSockets};
+use braid_proto::{is_transport, Device, Endpoint, Instant, PeerId, Transmit};
+use std::io;
+
+/// Segments one TUN read can produce (a 64 KiB super-packet at the smallest sensible MSS).
+const MAX_SEGMENTS: usize = 64;
+/// Largest IP packet.
+const MAX_PACKET: usize = 65535;
+/// Decrypted packets gathered before one coalesce-and-write.
+const TUN_BATCH: usize = 64;
+/// Headroom before each packet in the TUN write buffers, for the virtio-net header.
+const TUN_HEADROOM: usize = 16;
+/// Reads from one source in one turn of the event loop (see `event_loop::BATCH`).
+pub const READS_PER_TURN: usize = 64;
+
+/// What a drain left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// The source is empty: wait for its next readiness event.
+    Empty,
+    /// The turn's budget ran out first: come back without waiting.
+    More,
+    /// The TUN interface is gone.
+    Gone,
+}
+
+/// One datagram sealed into the send buffer, waiting to leave in a batch.
+#[derive(Clone, Copy)]
+struct Pending {
+    to: Endpoint,
+    peer: PeerId,
+    start: usize,
+    len: usize,
+}
+
+/// How well batching works: syscalls against packets, for `braid show`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DataPathStats {
+    /// TUN reads that returned a packet.
+    pub tun_reads: u64,
+    /// IP packets those reads held after segmentation.
+    pub tun_packets: u64,
+    /// UDP sends (each may carry a GSO batch).
+    pub udp_sends: u64,
+    /// UDP receives (each may hold a GRO run).
+    pub udp_recvs: u64,
+    /// Datagrams those receives held.
+    pub udp_datagrams: u64,
+    /// TUN writes (each may be a coalesced super-packet).
+    pub tun_writes: u64,
+}
+
+/// The data path's reusable buffers and state; nothing is allocated per packet.
+pub struct DataPath {
+    /// Counters since start.
+    pub stats: DataPathStats,
+    vnet_hdr: bool,
+    tun_rx: Vec<u8>,
+    segments: Vec<Vec<u8>>,
+    segment_sizes: Vec<usize>,
+    send_buf: Vec<u8>,
+    pending: Vec<Pending>,
+    udp_rx: Vec<u8>,
+    tun_bufs: Vec<Vec<u8>>,
+    tun_lens: Vec<usize>,
+    coalescer: Coalescer,
+    tx: Vec<u8>,
+}
+
+impl DataPath {
+    /// Buffers for a TUN device opened with (`vnet_hdr`) or without offloads; `udp_gro`
+    /// enables UDP coalescing on TUN writes (only when the TUN accepted USO).
+    pub fn new(vnet_hdr: bool, udp_gro: bool) -> DataPath {
+        let mut coalescer = Coalescer::with_capacity(TUN_BATCH);
+        coalescer.set_udp_gro(udp_gro);
+        DataPath {
+            stats: DataPathStats::default(),
+            vnet_hdr,
+            tun_rx: vec![0; VIRTIO_NET_HDR_LEN + MAX_PACKET],
+            segments: (0..MAX_SEGMENTS).map(|_| vec![0; MAX_PACKET]).collect(),
+            segment_sizes: vec![0; MAX_SEGMENTS],
+            send_buf: vec![0; MAX_SEGMENTS * (MAX_PACKET.min(16384) + 64)],
+            pending: Vec::with_capacity(MAX_SEGMENTS),
+            udp_rx: vec![0; MAX_PACKET + 1],
+            tun_bufs: (0..TUN_BATCH).map(|_| vec![0; TUN_HEADROOM + MAX_PACKET]).collect(),
+            tun_lens: vec![0; TUN_BATCH],
+            coalescer,
+            tx: vec![0; MAX_PACKET + 64],
+        }
+    }
+
+    /// Sends what the device queued (handshakes, keepalives, staged packets).
+    pub fn flush_device(&mut self, now: Instant, device: &mut Device, udp: &UdpSockets) {
+        while let Some(t) = device.poll_transmit(now, &mut self.tx) {
+            send_one(udp, device, &self.tx[..t.len], t);
+        }
+    }
+
+    /// Reads TUN for one turn: segments, seals and sends in GSO batches.
+    pub fn drain_tun(&mut self, now: Instant, tun: &Tun, device: &mut Device, udp: &UdpSockets) -> Drained {
+        for _ in 0..READS_PER_TURN {
+            let n = match tun.recv(&mut self.tun_rx) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Empty,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::info!(error = %e, "TUN read failed: interface gone");
+                    return Drained::Gone;
+                }
+            };
+            self.stats.tun_reads += 1;
+            if self.vnet_hdr {
+                let Some(hdr) = self.tun_rx.get(..VIRTIO_NET_HDR_LEN).and_then(|b| VirtioNetHdr::parse(b).ok()) else {
+                    continue;
+                };
+                let packet = &self.tun_rx[VIRTIO_NET_HDR_LEN..n.max(VIRTIO_NET_HDR_LEN)];
+                match segment(&hdr, packet, &mut self.segments, 0, &mut self.segment_sizes) {
+                    Ok(count) => {
+                        self.stats.tun_packets += count as u64;
+                        for i in 0..count {
+                            let len = self.segment_sizes[i];
+                            seal_into(
+                                now,
+                                device,
+                                &self.segments[i][..len],
+                                &mut self.send_buf,
+                                &mut self.pending,
+                                udp,
+                            );
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "unsegmentable TUN packet dropped"),
+                }
+            } else {
+                self.stats.tun_packets += 1;
+                let packet = &self.tun_rx[..n];
+                seal_into(now, device, packet, &mut self.send_buf, &mut self.pending, udp);
+            }
+            self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+            self.flush_device(now, device, udp);
+        }
+        Drained::More
+    }
+
+    /// Reads one UDP socket for one turn: opens every datagram and writes the packets to TUN,
+    /// coalesced.
+    pub fn drain_udp(
+        &mut self,
+        now: Instant,
+        family: Family,
+        tun: &Tun,
+        device: &mut Device,
+        udp: &UdpSockets,
+    ) -> Drained {
+        let mut gathered = 0;
+        let mut result = Drained::More;
+        for _ in 0..READS_PER_TURN {
+            let r: UdpReceived = match udp.recv(family, &mut self.udp_rx) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    result = Drained::Empty;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // ICMP errors surface as ECONNREFUSED etc. on the next read: ignore them.
+                Err(_) => continue,
+            };
+            self.stats.udp_recvs += 1;
+            let from = Endpoint { addr: r.from, local: r.local };
+            for datagram in r.datagrams(&mut self.udp_rx) {
+                self.stats.udp_datagrams += 1;
+                let packet = if is_transport(datagram) {
+                    let Ok(job) = device.prepare_open(now, datagram) else { continue };
+                    let opened = job.open(datagram);
+                    match device.finish_open(now, from, &job, datagram, opened) {
+                        Ok(Some(received)) => received.packet,
+                        _ => continue,
+                    }
+                } else {
+                    match device.handle_datagram(now, from, datagram) {
+                        Ok(Some(received)) => received.packet,
+                        _ => continue,
+                    }
+                };
+                let bytes = &datagram[packet];
+                let buf = &mut self.tun_bufs[gathered];
+                buf[TUN_HEADROOM..TUN_HEADROOM + bytes.len()].copy_from_slice(bytes);
+                self.tun_lens[gathered] = bytes.len();
+                gathered += 1;
+                if gathered == TUN_BATCH {
+                    self.stats.tun_writes += write_batch(
+                        tun,
+                        self.vnet_hdr,
+                        &mut self.coalescer,
+                        &mut self.tun_bufs,
+                        &mut self.tun_lens,
+                        gathered,
+                    );
+                    gathered = 0;
+                }
+            }
+            self.flush_device(now, device, udp);
+        }
+        self.stats.tun_writes +=
+            write_batch(tun, self.vnet_hdr, &mut self.coalescer, &mut self.tun_bufs, &mut self.tun_lens, gathered);
+        result
+    }
+}
+
+/// Writes the first `count` gathered packets to TUN, coalesced when TUN takes a vnet header;
+/// returns the number of writes.
+fn write_batch(
+    tun: &Tun,
+    vnet_hdr: bool,
+    coalescer: &mut Coalescer,
+    bufs: &mut [Vec<u8>],
+    lens: &mut [usize],
+    count: usize,
+) -> u64 {
+    if count == 0 {
+        return 0;
+    }
+    if !vnet_hdr {
+        for i in 0..count {
+            write_tun(tun, &bufs[i][TUN_HEADROOM..TUN_HEADROOM + lens[i]]);
+        }
+        return count as u64;
+    }
+    let writes = match coalescer.coalesce(&mut bufs[..count], &mut lens[..count], TUN_HEADROOM) {
+        Ok(writes) => writes,
+        Err(e) => {
+            tracing::debug!(error = %e, "coalescing refused a batch");
+            return 0;
+        }
+    };
+    for &i in writes {
+        let start = TUN_HEADROOM - VIRTIO_NET_HDR_LEN;
+        write_tun(tun, &bufs[i][start..TUN_HEADROOM + lens[i]]);
+    }
+    writes.len() as u64
+}
+
+fn write_tun(tun: &Tun, bytes: &[u8]) {
+    if let Err(e) = tun.send(bytes) {
+        tracing::debug!(error = %e, "TUN write failed");
+    }
+}
+
+/// Seals `packet` into the next free spot of `send_buf`, sending the batch first if it can't
+/// take one more.
+fn seal_into(
+    now: Instant,
+    device: &mut Device,
+    packet: &[u8],
+    send_buf: &mut [u8],
+    pending: &mut Vec<Pending>,
+    udp: &UdpSockets,
+) {
+    let need = device.sealed_len(packet.len());
+    let used = pending.last().map_or(0, |p| p.start + p.len);
+    if pending.len() == MAX_SEGMENTS || used + need > send_buf.len() {
+        let _ = send_pending(udp, device, send_buf, pending);
+    }
+    let start = pending.last().map_or(0, |p| p.start + p.len);
+    let Ok(Some(job)) = device.prepare_seal(now, packet) else { return };
+    let Some(out) = send_buf.get_mut(start..start + job.len) else { return };
+    if let Ok(len) = job.seal(packet, out) {
+        pending.push(Pending { to: job.to, peer: job.peer, start, len });
+    }
+}
+
+/// Sends the sealed datagrams: each run to one endpoint with one size (the last may be
+/// shorter) goes as one GSO batch. Returns the number of sends.
+fn send_pending(udp: &UdpSockets, device: &mut Device, send_buf: &[u8], pending: &mut Vec<Pending>) -> u64 {
+    let mut sends = 0;
+    let mut i = 0;
+    while i < pending.len() {
+        let first = pending[i];
+        let mut j = i + 1;
+        let mut bytes = first.len;
+        while j < pending.len()
+            && j - i < braid_io::udp::MAX_GSO_SEGMENTS
+            && pending[j].to == first.to
+            && pending[j].len <= first.len
+            && pending[j - 1].len == first.len
+            && bytes + pending[j].len <= 65000
+        {
+            bytes += pending[j].len;
+            j += 1;
+        }
+        let chunk = &send_buf[first.start..first.start + bytes];
+        match udp.send_segments(chunk, first.len, first.to.addr, first.to.local) {
+            Ok(sent) if sent.source_rejected => device.clear_endpoint_source(first.peer),
+            Ok(_) => {}
+            Err(e) => tracing::trace!(error = %e, to = %first.to.addr, "send failed"),
+        }
+        sends += 1;
+        i = j;
+    }
+    pending.clear();
+    sends
+}
+
+/// Sends one datagram the device queued, forgetting a source address the OS refused.
+pub fn send_one(udp: &UdpSockets, device: &mut Device, bytes: &[u8], t: Transmit) {
+    match udp.send_from(bytes, t.to.addr, t.to.local) {
+        Ok(sent) if sent.source_rejected => {
+            tracing::debug!(source = ?t.to.local, to = %t.to.addr, "source address gone: kernel's choice used");
+            if let Some(peer) = t.peer {
+                device.clear_endpoint_source(peer);
+            }
+        }
+        Ok(_) => {}
+        // A full socket buffer or an unreachable network drops the packet, as the kernel does.
+        Err(e) => tracing::trace!(error = %e, to = %t.to.addr, "send failed"),
+    }
+}
