@@ -1,0 +1,56 @@
+//! TCP: the connection state machine and everything it needs (RFC 9293 with RFC 5961, 6298, 5681,
+//! 6582, 6675, 7323, 2018, 6528, 1122).
+//!
+//! # For the endpoint / socket layer
+//!
+//! * **Opening.** Active: [`Connection::connect`] with [`InitialNumbers`] from an
+//!   [`IsnGenerator`] (one per stack, keyed from the driver's RNG) and an ephemeral local port.
+//!   Passive: classify a segment arriving at a listener with [`listen_action`]; on
+//!   [`ListenAction::Accept`] call [`Connection::accept_syn`] if the backlog has room (otherwise
+//!   drop the SYN: the peer retries, so a SYN flood costs no memory). A segment for no connection
+//!   and no listener is answered with [`reset_for_closed`].
+//! * **Feeding a segment.** [`Connection::on_segment`] with the parsed, checksum-verified
+//!   [`TcpRepr`](braid_wire::tcp::TcpRepr) returns [`Signals`]: emit `answer` if present, free the
+//!   slot on `delete`, wake readers on `delivered`/`fin_received`, writers on `acked`, the accept
+//!   queue or connector on `established`, and poll for output on `may_send`.
+//! * **Sending.** Loop on [`Connection::poll_transmit`]; each [`Segment`] names its header and
+//!   the range of the send buffer that is its payload; [`Connection::repr`] turns it into a
+//!   `TcpRepr` borrowing those bytes for `emit`.
+//! * **Time.** [`Connection::poll_at`] is the next instant the connection needs attention (an
+//!   instant in the past means now); [`Connection::on_timeout`] runs the expired timers.
+//! * **The user.** [`Connection::send`] / [`Connection::recv`] copy into and out of the rings
+//!   without blocking; [`Connection::close`], [`Connection::shutdown`], [`Connection::abort`].
+//!
+//! Nothing here allocates after a connection is created, reads a clock or draws randomness.
+
+mod config;
+pub mod congestion;
+mod connection;
+mod error;
+mod isn;
+pub mod ooo;
+pub mod recovery;
+pub mod recv_buffer;
+pub mod rtt;
+pub mod sack;
+mod segment;
+pub mod send_buffer;
+pub mod seq;
+mod signals;
+mod siphash;
+mod state;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{KeepAlive, TcpConfig, MAX_DELAYED_ACK, MAX_RECV_BUFFER};
+pub use congestion::{CongestionAlgorithm, CongestionControl, NewReno};
+pub use connection::{Connection, Negotiated, Shutdown, Stats};
+pub use error::{AcceptError, ConnectionError, RecvError, SendError};
+pub use isn::{InitialNumbers, IsnGenerator};
+pub use segment::{listen_action, reset_for_closed, ListenAction, Segment};
+pub use seq::Seq;
+pub use signals::Signals;
+pub use state::State;
+pub use timers::{TimerKind, Timers};

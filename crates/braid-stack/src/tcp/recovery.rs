@@ -1,0 +1,415 @@
+//! Loss recovery: duplicate-ACK counting, fast retransmit, NewReno fast recovery (RFC 5681 §3.2 and
+//! RFC 6582) and SACK-based recovery (RFC 6675).
+//!
+//! This module decides *when* a loss is declared and *which* bytes to retransmit; the congestion
+//! controller ([`CongestionControl`]) decides how the window shrinks and grows. NewReno's temporary
+//! window inflation (one SMSS per duplicate ACK, deflation on partial ACKs) is kept here as a signed
+//! `inflation` on top of the controller's `cwnd`, so a controller never needs to know which
+//! recovery algorithm runs. With SACK the sender instead limits itself by RFC 6675's `pipe`.
+
+use super::congestion::{AckEvent, CongestionControl};
+use super::sack::Scoreboard;
+use super::seq::Seq;
+use crate::time::Instant;
+use core::time::Duration;
+
+/// Which recovery, if any, is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No loss being repaired.
+    Open,
+    /// RFC 6582 NewReno fast recovery (the peer does not SACK).
+    FastRecovery,
+    /// RFC 6675 SACK-based loss recovery.
+    SackRecovery,
+}
+
+/// An acknowledgment as loss recovery sees it; built by the connection for every acceptable ACK.
+#[derive(Clone, Copy, Debug)]
+pub struct AckInfo {
+    /// Arrival time.
+    pub now: Instant,
+    /// `SND.UNA` before this ACK.
+    pub prev_una: Seq,
+    /// The acknowledgment number (the new `SND.UNA` when it advanced).
+    pub ack: Seq,
+    /// Highest sequence number sent plus one.
+    pub snd_max: Seq,
+    /// Sender MSS.
+    pub smss: u32,
+    /// RFC 5681's duplicate-ACK conditions other than the ACK number (no data, no SYN/FIN, same
+    /// window); only used when SACK is off.
+    pub plain_duplicate: bool,
+    /// The ACK's SACK blocks reported bytes not SACKed before (RFC 6675's duplicate ACK).
+    pub newly_sacked: bool,
+    /// SACK was negotiated.
+    pub sack: bool,
+    /// DupThresh.
+    pub dup_thresh: u32,
+    /// Smoothed RTT, forwarded to the congestion controller.
+    pub srtt: Option<Duration>,
+}
+
+/// What an ACK did to recovery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AckOutcome {
+    /// Loss was declared: a fast retransmit is due.
+    pub entered_recovery: bool,
+    /// Recovery ended with a full acknowledgment.
+    pub exited_recovery: bool,
+    /// RFC 6582's "impatient" variant: only the first partial ACK re-arms the retransmission
+    /// timer; later ones leave it running so a long recovery falls back to an RTO.
+    pub keep_rto: bool,
+}
+
+/// A retransmission chosen by RFC 6675 NextSeg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextSeg {
+    /// Retransmit `[start, end)`; `rescue` marks rule (4), which must not move HighRxt.
+    Retransmit {
+        /// First sequence number.
+        start: Seq,
+        /// One past the last.
+        end: Seq,
+        /// True for the rescue retransmission of rule (4).
+        rescue: bool,
+    },
+    /// Rule (2): send new data if the windows allow.
+    NewData,
+    /// Nothing may be sent.
+    Nothing,
+}
+
+/// Loss-recovery state of one connection.
+#[derive(Clone, Debug)]
+pub struct Recovery {
+    phase: Phase,
+    dup_acks: u32,
+    /// RFC 6582 `recover` / RFC 6675 `RecoveryPoint`, stored exclusive (`SND.MAX` when set), so
+    /// "the ACK covers more than recover" reads `ack >= recover`.
+    recover: Seq,
+    /// NewReno window inflation on top of the controller's cwnd (may be negative after deflation).
+    inflation: i64,
+    /// RFC 6675 HighRxt (exclusive end of the highest retransmitted range).
+    high_rxt: Seq,
+    /// RFC 6675 RescueRxt.
+    rescue_rxt: Option<Seq>,
+    /// The first segment at `SND.UNA` must be retransmitted now, regardless of cwnd.
+    retransmit_first: bool,
+    partial_acks: u32,
+    /// The SACK scoreboard (empty when SACK is off).
+    pub scoreboard: Scoreboard,
+}
+
+impl Recovery {
+    /// No recovery; `recover` starts at the ISS (RFC 6582 §3.2 step 1).
+    pub fn new(iss: Seq) -> Self {
+        Recovery {
+            phase: Phase::Open,
+            dup_acks: 0,
+            recover: iss,
+            inflation: 0,
+            high_rxt: iss,
+            rescue_rxt: None,
+            retransmit_first: false,
+            partial_acks: 0,
+            scoreboard: Scoreboard::new(iss),
+        }
+    }
+
+    /// The running phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Duplicate ACKs counted since the last cumulative ACK.
+    pub fn dup_acks(&self) -> u32 {
+        self.dup_acks
+    }
+
+    /// RFC 6675 HighRxt.
+    pub fn high_rxt(&self) -> Seq {
+        self.high_rxt
+    }
+
+    /// True when the segment at `SND.UNA` must be retransmitted at once.
+    pub fn retransmit_first_pending(&self) -> bool {
+        self.retransmit_first
+    }
+
+    /// The congestion window the sender may fill: the controller's, plus NewReno's inflation.
+    pub fn send_window(&self, cc: &dyn CongestionControl, smss: u32) -> u32 {
+        let cwnd = i64::from(cc.window());
+        match self.phase {
+            Phase::FastRecovery => (cwnd + self.inflation).clamp(i64::from(smss), i64::from(u32::MAX)) as u32,
+            _ => cwnd as u32,
+        }
+    }
+
+    /// Processes an acceptable ACK (`prev_una <= ack <= snd_max`) after the scoreboard was
+    /// updated with its SACK blocks.
+    pub fn on_ack(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo) -> AckOutcome {
+        let mut out = AckOutcome::default();
+        let flight_before = a.snd_max.since(a.prev_una);
+        if a.ack > a.prev_una {
+            let acked = a.ack.since(a.prev_una);
+            self.dup_acks = 0;
+            match self.phase {
+                Phase::Open => cc.on_ack(&AckEvent { now: a.now, acked, flight_before, smss: a.smss, srtt: a.srtt }),
+                Phase::FastRecovery | Phase::SackRecovery if a.ack >= self.recover => {
+                    self.phase = Phase::Open;
+                    self.inflation = 0;
+                    self.retransmit_first = false;
+                    cc.on_recovery_exit(a.now, a.snd_max.since(a.ack), a.smss);
+                    out.exited_recovery = true;
+                }
+                Phase::FastRecovery => {
+                    // RFC 6582 §3.2 step 5: retransmit the next hole, deflate by what was acked,
+                    // add back one SMSS if at least that much was acked.
+                    self.inflation -= i64::from(acked);
+                    if acked >= a.smss {
+                        self.inflation += i64::from(a.smss);
+                    }
+                    self.retransmit_first = true;
+                    self.partial_acks += 1;
+                    out.keep_rto = self.partial_acks > 1;
+                }
+                Phase::SackRecovery => {}
+            }
+            return out;
+        }
+        let outstanding = a.snd_max > a.ack;
+        let duplicate = a.ack == a.prev_una && outstanding && if a.sack { a.newly_sacked } else { a.plain_duplicate };
+        if !duplicate {
+            return out;
+        }
+        match self.phase {
+            Phase::Open => {
+                self.dup_acks += 1;
+                let lost = a.sack && self.scoreboard.is_lost(a.ack, a.smss, a.dup_thresh);
+                if (self.dup_acks >= a.dup_thresh || lost) && a.ack >= self.recover {
+                    self.enter(cc, a, flight_before);
+                    out.entered_recovery = true;
+                }
+            }
+            Phase::FastRecovery => self.inflation += i64::from(a.smss),
+            Phase::SackRecovery => {}
+        }
+        out
+    }
+
+    fn enter(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo, flight_size: u32) {
+        self.recover = a.snd_max;
+        cc.on_congestion_event(a.now, flight_size, a.smss);
+        self.retransmit_first = true;
+        self.partial_acks = 0;
+        self.high_rxt = a.ack;
+        self.rescue_rxt = None;
+        if a.sack {
+            self.phase = Phase::SackRecovery;
+            self.inflation = 0;
+        } else {
+            self.phase = Phase::FastRecovery;
+            // RFC 6582 step 2/RFC 5681 step 3: cwnd = ssthresh + 3·SMSS.
+            self.inflation = i64::from(a.dup_thresh) * i64::from(a.smss);
+        }
+    }
+
+    /// The retransmission timer expired: leave recovery, remember `snd_max` so duplicate ACKs for
+    /// data sent before the timeout cannot trigger another fast retransmit (RFC 6582 §3.2 step 4),
+    /// and forget SACK information (the receiver may have reneged, RFC 2018 §8).
+    pub fn on_rto(&mut self, una: Seq, snd_max: Seq) {
+        self.phase = Phase::Open;
+        self.recover = snd_max;
+        self.inflation = 0;
+        self.dup_acks = 0;
+        self.retransmit_first = false;
+        self.high_rxt = una;
+        self.rescue_rxt = None;
+        self.scoreboard.clear();
+    }
+
+    /// The first-segment retransmission was sent. In SACK recovery it also counts for HighRxt.
+    pub fn first_retransmitted(&mut self, end: Seq) {
+        self.retransmit_first = false;
+        if self.phase == Phase::SackRecovery {
+            self.high_rxt = self.high_rxt.max(end);
+        }
+    }
+
+    /// The segment `[start, end)` returned by [`Recovery::next_seg`] was sent (RFC 6675 (C.2)).
+    pub fn sent_retransmission(&mut self, end: Seq, rescue: bool) {
+        if rescue {
+            self.rescue_rxt = Some(self.recover);
+        } else {
+            self.high_rxt = self.high_rxt.max(end);
+        }
+    }
+
+    /// RFC 6675 SetPipe.
+    pub fn pipe(&self, una: Seq, snd_max: Seq, smss: u32, dup_thresh: u32) -> u32 {
+        self.scoreboard.pipe(una, snd_max, self.high_rxt.max(una), smss, dup_thresh)
+    }
+
+    /// RFC 6675 NextSeg: what to send next during SACK recovery. `new_data` says whether rule (2)
+    /// could send unsent data (there is some and the receive window has room).
+    pub fn next_seg(&self, una: Seq, snd_max: Seq, smss: u32, dup_thresh: u32, new_data: bool) -> NextSeg {
+        let from = self.high_rxt.max(una);
+        let board = &self.scoreboard;
+        let segment =
+            |(start, end): (Seq, Seq)| NextSeg::Retransmit { start, end: end.min(start + smss), rescue: false };
+        // (1) the first lost, not yet retransmitted hole below the highest SACK.
+        if let Some(boundary) = board.lost_boundary(smss, dup_thresh) {
+            if let Some(hole) = board.next_hole(from, boundary.min(snd_max)) {
+                return segment(hole);
+            }
+        }
+        // (2) new data.
+        if new_data {
+            return NextSeg::NewData;
+        }
+        // (3) any not yet retransmitted hole below the highest SACK.
+        if let Some(high) = board.highest_sacked() {
+            if let Some(hole) = board.next_hole(from, high.min(snd_max)) {
+                return segment(hole);
+            }
+        }
+        // (4) one rescue retransmission per recovery, ending at the highest unSACKed byte.
+        if self.rescue_rxt.is_none_or(|r| una > r) {
+            if let Some((start, end)) = board.last_hole(una, snd_max) {
+                let start = if end.since(start) > smss { end - smss } else { start };
+                return NextSeg::Retransmit { start, end, rescue: true };
+            }
+        }
+        NextSeg::Nothing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::congestion::NewReno;
+
+    const SMSS: u32 = 1000;
+
+    fn info(prev_una: u32, ack: u32, snd_max: u32) -> AckInfo {
+        AckInfo {
+            now: Instant::ZERO,
+            prev_una: Seq(prev_una),
+            ack: Seq(ack),
+            snd_max: Seq(snd_max),
+            smss: SMSS,
+            plain_duplicate: true,
+            newly_sacked: false,
+            sack: false,
+            dup_thresh: 3,
+            srtt: None,
+        }
+    }
+
+    fn cc() -> NewReno {
+        let mut cc = NewReno::new(Some(10));
+        cc.on_established(SMSS);
+        cc
+    }
+
+    #[test]
+    fn newreno_enters_on_third_dup_ack_inflates_and_deflates() {
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        // 10 segments outstanding from 1; segment 1 lost.
+        for n in 1..=2 {
+            let o = r.on_ack(&mut cc, &info(1, 1, 10_001));
+            assert!(!o.entered_recovery);
+            assert_eq!(r.dup_acks(), n);
+        }
+        let o = r.on_ack(&mut cc, &info(1, 1, 10_001));
+        assert!(o.entered_recovery);
+        assert_eq!(r.phase(), Phase::FastRecovery);
+        assert!(r.retransmit_first_pending());
+        assert_eq!(cc.ssthresh(), 5000);
+        assert_eq!(r.send_window(&cc, SMSS), 8000, "ssthresh + 3·SMSS");
+        r.on_ack(&mut cc, &info(1, 1, 10_001));
+        assert_eq!(r.send_window(&cc, SMSS), 9000, "one SMSS per further duplicate");
+        r.first_retransmitted(Seq(1001));
+        // Partial ACK of 3 segments: deflate by 3000, add back 1000.
+        let o = r.on_ack(&mut cc, &info(1, 3001, 10_001));
+        assert!(!o.exited_recovery && !o.keep_rto);
+        assert_eq!(r.send_window(&cc, SMSS), 7000);
+        assert!(r.retransmit_first_pending());
+        let o = r.on_ack(&mut cc, &info(3001, 4001, 10_001));
+        assert!(o.keep_rto, "only the first partial ACK re-arms the timer");
+        // Full ACK.
+        let o = r.on_ack(&mut cc, &info(4001, 10_001, 10_001));
+        assert!(o.exited_recovery);
+        assert_eq!(r.phase(), Phase::Open);
+        assert_eq!(cc.window(), 2000, "min(ssthresh, max(FlightSize, SMSS) + SMSS) with nothing left");
+    }
+
+    #[test]
+    fn no_second_fast_retransmit_for_data_sent_before_a_timeout() {
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        r.on_rto(Seq(1), Seq(10_001));
+        for _ in 0..5 {
+            assert!(!r.on_ack(&mut cc, &info(1, 1, 10_001)).entered_recovery);
+        }
+        // Once the cumulative ACK passed `recover`, dup ACKs count again.
+        r.on_ack(&mut cc, &info(1, 10_001, 20_001));
+        for _ in 0..2 {
+            r.on_ack(&mut cc, &info(10_001, 10_001, 20_001));
+        }
+        assert!(r.on_ack(&mut cc, &info(10_001, 10_001, 20_001)).entered_recovery);
+    }
+
+    #[test]
+    fn non_duplicates_do_not_count() {
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        let mut a = info(1, 1, 10_001);
+        a.plain_duplicate = false; // e.g. a window update
+        for _ in 0..5 {
+            r.on_ack(&mut cc, &a);
+        }
+        assert_eq!(r.dup_acks(), 0);
+        let nothing_outstanding = info(1, 1, 1);
+        r.on_ack(&mut cc, &nothing_outstanding);
+        assert_eq!(r.dup_acks(), 0);
+    }
+
+    #[test]
+    fn sack_recovery_chooses_segments_by_rfc6675_rules() {
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        let (una, max) = (Seq(1), Seq(10_001));
+        // Segments 0 and 2 lost; 1, 3, 4, 5 SACKed.
+        for (l, rt) in [(1001, 2001), (3001, 6001)] {
+            r.scoreboard.add_block(Seq(l), Seq(rt), una, max);
+        }
+        let mut a = info(1, 1, 10_001);
+        a.sack = true;
+        a.newly_sacked = true;
+        let o = r.on_ack(&mut cc, &a);
+        assert!(o.entered_recovery, "IsLost(HighACK+1) with more than 2·SMSS SACKed above");
+        assert_eq!(r.phase(), Phase::SackRecovery);
+        assert_eq!(cc.window(), 5000, "RFC 6675: cwnd = ssthresh, no inflation");
+        r.first_retransmitted(Seq(1001));
+        // Pipe: 6..9 in flight (4000) + the retransmitted segment 0 (1000); 2 is lost.
+        assert_eq!(r.pipe(una, max, SMSS, 3), 5000);
+        // Rule 1: segment 2.
+        assert_eq!(
+            r.next_seg(una, max, SMSS, 3, true),
+            NextSeg::Retransmit { start: Seq(2001), end: Seq(3001), rescue: false }
+        );
+        r.sent_retransmission(Seq(3001), false);
+        // Rule 2: new data.
+        assert_eq!(r.next_seg(una, max, SMSS, 3, true), NextSeg::NewData);
+        // Rule 3 finds nothing below the highest SACK; rule 4 rescues the last segment.
+        assert_eq!(
+            r.next_seg(una, max, SMSS, 3, false),
+            NextSeg::Retransmit { start: Seq(9001), end: Seq(10_001), rescue: true }
+        );
+        r.sent_retransmission(Seq(10_001), true);
+        assert_eq!(r.next_seg(una, max, SMSS, 3, false), NextSeg::Nothing, "one rescue per recovery");
+    }
+}

@@ -1,0 +1,190 @@
+//! Loss: retransmission timeouts with exact back-off, Karn's rule, NewReno fast retransmit and
+//! recovery with partial ACKs, SACK-based recovery (RFC 6675).
+
+use core::time::Duration;
+
+use super::harness::*;
+use crate::tcp::{ConnectionError, State, TcpConfig, TimerKind};
+
+const D: u32 = ISS + 1;
+const P: u32 = PEER_ISS + 1;
+
+fn ten_segment_config() -> TcpConfig {
+    TcpConfig { initial_window_segments: Some(10), ..plain_config() }
+}
+
+/// Sends `n` full segments starting at `D + first * 1000` and checks them.
+fn expect_segments(s: &mut Script, first: u32, n: u32) {
+    for i in first..first + n {
+        check(&s.expect(), ".", D + i * 1000, P, 1000);
+    }
+}
+
+#[test]
+fn rto_backs_off_exactly_and_gives_up() {
+    let cfg = TcpConfig { max_retransmissions: 3, ..plain_config() };
+    let mut s = Script::established(&cfg);
+    assert_eq!(s.conn.rtt().rto(), Duration::from_millis(300));
+    s.write(b"lost");
+    check(&s.expect(), ".", D, P, 4);
+    let mut times = Vec::new();
+    while let Some((at, again)) = s.next_emission(Duration::from_secs(60)) {
+        check(&again, ".", D, P, 4);
+        times.push(at.as_millis());
+    }
+    // Sent at 100 ms; RTO 300, 600, 1200, then the fourth expiry (2400 later) gives up.
+    assert_eq!(times, vec![400, 1000, 2200]);
+    assert_eq!(s.now.as_millis(), 4600);
+    assert_eq!(s.conn.state(), State::Closed);
+    assert_eq!(s.conn.error(), Some(ConnectionError::TimedOut));
+    assert_eq!(s.conn.stats().timeouts, 3);
+}
+
+#[test]
+fn timeout_collapses_cwnd_and_karn_keeps_the_backed_off_rto() {
+    let mut s = Script::established(&ten_segment_config());
+    s.write(&pattern(0, 4000));
+    expect_segments(&mut s, 0, 4);
+    let (at, again) = s.next_emission(Duration::from_secs(5)).unwrap();
+    check(&again, ".", D, P, 1000);
+    assert_eq!(at.as_millis(), 400);
+    assert_eq!(s.conn.congestion_window(), 1000, "loss window: one segment");
+    assert_eq!(s.conn.ssthresh(), 2000, "max(FlightSize / 2, 2·SMSS)");
+    s.expect_none();
+    assert_eq!(s.conn.rtt().rto(), Duration::from_millis(600));
+    // The ACK of the retransmission gives no RTT sample (Karn): the RTO stays backed off.
+    s.at(450);
+    let _ = s.inject(&seg(".", P, D + 1000));
+    assert_eq!(s.conn.rtt().rto(), Duration::from_millis(600));
+    assert_eq!(s.conn.rtt().srtt(), Some(Duration::from_millis(100)));
+    // Slow start from one segment, going back to resend what followed (go-back-N).
+    assert_eq!(s.conn.congestion_window(), 2000);
+    expect_segments(&mut s, 1, 2);
+    s.expect_none();
+    s.at(500);
+    let _ = s.inject(&seg(".", P, D + 4000));
+    assert_eq!(s.conn.timer(TimerKind::Retransmit), None);
+    // New data is timed again and its ACK restores a computed RTO.
+    s.write(&pattern(4000, 1000));
+    check(&s.expect(), ".", D + 4000, P, 1000);
+    s.at(540);
+    let _ = s.inject(&seg(".", P, D + 5000));
+    // SRTT = 7/8·100 + 1/8·40 = 92.5; RTTVAR = 3/4·50 + 1/4·60 = 52.5; RTO = 92.5 + 210 = 302.5 ms.
+    assert_eq!(s.conn.rtt().rto(), Duration::from_micros(302_500));
+}
+
+#[test]
+fn newreno_fast_retransmit_and_recovery_with_partial_acks() {
+    let mut s = Script::established(&ten_segment_config());
+    s.write(&pattern(0, 20_000));
+    expect_segments(&mut s, 0, 10);
+    s.expect_none();
+    // Segments 0 and 4 are lost. Two duplicate ACKs do nothing...
+    for _ in 0..2 {
+        let _ = s.inject(&seg(".", P, D));
+        s.expect_none();
+    }
+    // ...the third triggers the fast retransmit.
+    let _ = s.inject(&seg(".", P, D));
+    let (r, bytes) = s.expect_data();
+    check(&r, ".", D, P, 1000);
+    assert_eq!(bytes, pattern(0, 1000));
+    assert!(s.conn.in_recovery());
+    assert_eq!(s.conn.stats().fast_retransmits, 1);
+    assert_eq!(s.conn.ssthresh(), 5000);
+    assert_eq!(s.conn.congestion_window(), 8000, "ssthresh + 3·SMSS");
+    s.expect_none();
+    // Each further duplicate inflates by one SMSS; at 11000 one new segment fits.
+    for _ in 0..2 {
+        let _ = s.inject(&seg(".", P, D));
+        s.expect_none();
+    }
+    let _ = s.inject(&seg(".", P, D));
+    assert_eq!(s.conn.congestion_window(), 11_000);
+    check(&s.expect(), ".", D + 10_000, P, 1000);
+    s.expect_none();
+    // Partial ACK up to the second hole: retransmit it at once, deflate by 4000 and add one SMSS.
+    let _ = s.inject(&seg(".", P, D + 4000));
+    assert_eq!(s.conn.congestion_window(), 8000);
+    check(&s.expect(), ".", D + 4000, P, 1000);
+    check(&s.expect(), ".", D + 11_000, P, 1000);
+    s.expect_none();
+    assert!(s.conn.in_recovery());
+    // Full ACK (covers everything sent when recovery began): leave recovery with
+    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) = min(5000, 1000 + 1000).
+    let _ = s.inject(&seg(".", P, D + 11_000));
+    assert!(!s.conn.in_recovery());
+    assert_eq!(s.conn.congestion_window(), 2000);
+    assert_eq!(s.conn.stats().retransmitted_segments, 2);
+    check(&s.expect(), ".", D + 12_000, P, 1000);
+    s.expect_none();
+}
+
+#[test]
+fn duplicate_acks_with_data_or_window_change_are_not_duplicates() {
+    let mut s = Script::established(&ten_segment_config());
+    s.write(&pattern(0, 10_000));
+    expect_segments(&mut s, 0, 10);
+    for i in 0..3u16 {
+        let _ = s.inject(&seg(".", P, D).win(60_000 - i));
+    }
+    assert!(!s.conn.in_recovery(), "window updates are not duplicate ACKs");
+    for i in 0..3 {
+        let _ = s.inject(&seg(".", P + i, D).len(1));
+        let _ = s.conn.poll_transmit(s.now);
+    }
+    assert!(!s.conn.in_recovery(), "data segments are not duplicate ACKs");
+}
+
+#[test]
+fn sack_recovery_retransmits_holes_by_rfc6675() {
+    let cfg = TcpConfig { sack: true, ..ten_segment_config() };
+    let mut s = Script::established_with(&cfg, seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    assert!(s.conn.negotiated().sack);
+    s.write(&pattern(0, 20_000));
+    expect_segments(&mut s, 0, 10);
+    // Segments 0 and 2 are lost; SACKs arrive for 1, then 3, then 4.
+    let k = |i: u32| D + i * 1000;
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(1), k(2))]));
+    s.expect_none();
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(4)), (k(1), k(2))]));
+    s.expect_none();
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(5)), (k(1), k(2))]));
+    assert!(s.conn.in_recovery());
+    assert_eq!(s.conn.congestion_window(), 5000, "RFC 6675: cwnd = ssthresh, no inflation");
+    // The first hole is retransmitted at once; segment 2 is not yet deemed lost.
+    check(&s.expect(), ".", k(0), P, 1000);
+    s.expect_none();
+    // 5 and 6 arrive: more than 2·SMSS SACKed above segment 2 makes it lost, and the pipe
+    // (unSACKed 7..9 = 3000 plus the retransmission = 4000) leaves room for one segment.
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(6)), (k(1), k(2))]));
+    s.expect_none();
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(7)), (k(1), k(2))]));
+    check(&s.expect(), ".", k(2), P, 1000);
+    s.expect_none();
+    // The retransmitted segment 0 arrives: partial ACK up to segment 2; 7 arrives too. Now the
+    // pipe is 8..9 (2000) + retransmitted 2 (1000): rule 2 sends new data.
+    let _ = s.inject(&seg(".", P, k(2)).sack(&[(k(3), k(8))]));
+    check(&s.expect(), ".", k(10), P, 1000);
+    check(&s.expect(), ".", k(11), P, 1000);
+    s.expect_none();
+    // Everything up to the recovery point is acknowledged: recovery ends.
+    let _ = s.inject(&seg(".", P, k(10)));
+    assert!(!s.conn.in_recovery());
+    assert_eq!(s.conn.stats().fast_retransmits, 1);
+    assert_eq!(s.conn.stats().retransmitted_segments, 2);
+}
+
+#[test]
+fn sack_blocks_outside_the_window_do_not_count() {
+    let cfg = TcpConfig { sack: true, ..ten_segment_config() };
+    let mut s = Script::established_with(&cfg, seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    s.write(&pattern(0, 10_000));
+    expect_segments(&mut s, 0, 10);
+    for i in 0..5 {
+        // Blocks beyond SND.MAX or below SND.UNA: no new SACK information, no duplicate ACK.
+        let _ = s.inject(&seg(".", P, D).sack(&[(D + 20_000 + i, D + 30_000), (D - 500, D)]));
+    }
+    assert!(!s.conn.in_recovery());
+    s.expect_none();
+}
