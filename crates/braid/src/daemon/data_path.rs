@@ -11,11 +11,15 @@
 use braid_io::offload::{segment, Coalescer, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 use braid_io::udp::{Family, Received as UdpReceived};
 use braid_io::{Tun, UdpSockets};
-use braid_proto::{is_transport, Device, Endpoint, Instant, PeerId, Transmit};
+use braid_proto::{is_transport, Device, Endpoint, Instant, OpenJob, PeerId, SealJob, Transmit};
+use rayon::prelude::*;
 use std::io;
 
-/// Segments one TUN read can produce (a 64 KiB super-packet at the smallest sensible MSS).
-const MAX_SEGMENTS: usize = 64;
+/// Segments one TUN read can produce: a 64 KiB super-packet cut at IPv4's minimum MSS (536).
+const MAX_SEGMENTS: usize = 128;
+/// Room for one segment of a super-packet (TSO only on MTUs up to this; a larger MTU still
+/// works, one packet per read).
+const SEGMENT_ROOM: usize = 16384;
 /// Largest IP packet.
 const MAX_PACKET: usize = 65535;
 /// Decrypted packets gathered before one coalesce-and-write.
@@ -72,6 +76,7 @@ pub struct DataPath {
     segment_sizes: Vec<usize>,
     send_buf: Vec<u8>,
     pending: Vec<Pending>,
+    jobs: Vec<(SealJob, usize)>,
     udp_rx: Vec<u8>,
     tun_bufs: Vec<Vec<u8>>,
     tun_lens: Vec<usize>,
@@ -89,10 +94,12 @@ impl DataPath {
             stats: DataPathStats::default(),
             vnet_hdr,
             tun_rx: vec![0; VIRTIO_NET_HDR_LEN + MAX_PACKET],
-            segments: (0..MAX_SEGMENTS).map(|_| vec![0; MAX_PACKET]).collect(),
+            // The first also takes whole packets read without offloads, so it holds any size.
+            segments: (0..MAX_SEGMENTS).map(|i| vec![0; if i == 0 { MAX_PACKET } else { SEGMENT_ROOM }]).collect(),
             segment_sizes: vec![0; MAX_SEGMENTS],
-            send_buf: vec![0; MAX_SEGMENTS * (MAX_PACKET.min(16384) + 64)],
+            send_buf: vec![0; MAX_PACKET + MAX_SEGMENTS * (SEGMENT_ROOM + 64)],
             pending: Vec::with_capacity(MAX_SEGMENTS),
+            jobs: Vec::with_capacity(MAX_SEGMENTS),
             udp_rx: vec![0; MAX_PACKET + 1],
             tun_bufs: (0..TUN_BATCH).map(|_| vec![0; TUN_HEADROOM + MAX_PACKET]).collect(),
             tun_lens: vec![0; TUN_BATCH],
@@ -108,10 +115,12 @@ impl DataPath {
         }
     }
 
-    /// Reads TUN for one turn: segments, seals and sends in GSO batches.
+    /// Reads TUN for one turn: segments, seals (on all cores for large batches) and sends in
+    /// GSO batches.
     pub fn drain_tun(&mut self, now: Instant, tun: &Tun, device: &mut Device, udp: &UdpSockets) -> Drained {
         for _ in 0..READS_PER_TURN {
-            let n = match tun.recv(&mut self.tun_rx) {
+            let read = if self.vnet_hdr { tun.recv(&mut self.tun_rx) } else { tun.recv(&mut self.segments[0]) };
+            let n = match read {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Empty,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -121,33 +130,38 @@ impl DataPath {
                 }
             };
             self.stats.tun_reads += 1;
-            if self.vnet_hdr {
+            let count = if self.vnet_hdr {
                 let Some(hdr) = self.tun_rx.get(..VIRTIO_NET_HDR_LEN).and_then(|b| VirtioNetHdr::parse(b).ok()) else {
                     continue;
                 };
                 let packet = &self.tun_rx[VIRTIO_NET_HDR_LEN..n.max(VIRTIO_NET_HDR_LEN)];
                 match segment(&hdr, packet, &mut self.segments, 0, &mut self.segment_sizes) {
-                    Ok(count) => {
-                        self.stats.tun_packets += count as u64;
-                        for i in 0..count {
-                            let len = self.segment_sizes[i];
-                            seal_into(
-                                now,
-                                device,
-                                &self.segments[i][..len],
-                                &mut self.send_buf,
-                                &mut self.pending,
-                                udp,
-                            );
-                        }
+                    Ok(count) => count,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "unsegmentable TUN packet dropped");
+                        continue;
                     }
-                    Err(e) => tracing::debug!(error = %e, "unsegmentable TUN packet dropped"),
                 }
             } else {
-                self.stats.tun_packets += 1;
-                let packet = &self.tun_rx[..n];
-                seal_into(now, device, packet, &mut self.send_buf, &mut self.pending, udp);
+                self.segment_sizes[0] = n;
+                1
+            };
+            self.stats.tun_packets += count as u64;
+            // The device decides (route, session, counter) in order; the AEAD runs after.
+            self.jobs.clear();
+            let mut used = 0;
+            for i in 0..count {
+                let packet = &self.segments[i][..self.segment_sizes[i]];
+                if let Ok(Some(job)) = device.prepare_seal(now, packet) {
+                    if used + job.len > self.send_buf.len() {
+                        break; // cannot happen with the buffer sized for 64 maximal segments
+                    }
+                    self.pending.push(Pending { to: job.to, peer: job.peer, start: used, len: job.len });
+                    used += job.len;
+                    self.jobs.push((job, i));
+                }
             }
+            seal_all(&self.jobs, &self.segments, &self.segment_sizes, &mut self.send_buf[..used]);
             self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
             self.flush_device(now, device, udp);
         }
@@ -179,21 +193,27 @@ impl DataPath {
             };
             self.stats.udp_recvs += 1;
             let from = Endpoint { addr: r.from, local: r.local };
-            for datagram in r.datagrams(&mut self.udp_rx) {
-                self.stats.udp_datagrams += 1;
-                let packet = if is_transport(datagram) {
-                    let Ok(job) = device.prepare_open(now, datagram) else { continue };
-                    let opened = job.open(datagram);
-                    match device.finish_open(now, from, &job, datagram, opened) {
-                        Ok(Some(received)) => received.packet,
-                        _ => continue,
-                    }
+            let mut datagrams: Vec<&mut [u8]> = r.datagrams(&mut self.udp_rx).collect();
+            self.stats.udp_datagrams += datagrams.len() as u64;
+            // In order: find each datagram's session; handshake messages (which never carry
+            // an IP packet) are handled right here.
+            let mut jobs: Vec<Option<OpenJob>> = Vec::with_capacity(datagrams.len());
+            for datagram in datagrams.iter_mut() {
+                if is_transport(datagram) {
+                    jobs.push(device.prepare_open(now, datagram).ok());
                 } else {
-                    match device.handle_datagram(now, from, datagram) {
-                        Ok(Some(received)) => received.packet,
-                        _ => continue,
-                    }
-                };
+                    let _ = device.handle_datagram(now, from, datagram);
+                    jobs.push(None);
+                }
+            }
+            // The AEAD, on all cores for a large run.
+            let mut results = vec![None; datagrams.len()];
+            open_all(&mut datagrams, &jobs, &mut results);
+            // In order again: replay windows, roaming, timers, then gather for TUN.
+            for (k, datagram) in datagrams.iter_mut().enumerate() {
+                let (Some(job), Some(opened)) = (&jobs[k], results[k]) else { continue };
+                let Ok(Some(received)) = device.finish_open(now, from, job, datagram, opened) else { continue };
+                let packet = received.packet;
                 let bytes = &datagram[packet];
                 let buf = &mut self.tun_bufs[gathered];
                 buf[TUN_HEADROOM..TUN_HEADROOM + bytes.len()].copy_from_slice(bytes);
@@ -258,26 +278,44 @@ fn write_tun(tun: &Tun, bytes: &[u8]) {
     }
 }
 
-/// Seals `packet` into the next free spot of `send_buf`, sending the batch first if it can't
-/// take one more.
-fn seal_into(
-    now: Instant,
-    device: &mut Device,
-    packet: &[u8],
-    send_buf: &mut [u8],
-    pending: &mut Vec<Pending>,
-    udp: &UdpSockets,
-) {
-    let need = device.sealed_len(packet.len());
-    let used = pending.last().map_or(0, |p| p.start + p.len);
-    if pending.len() == MAX_SEGMENTS || used + need > send_buf.len() {
-        let _ = send_pending(udp, device, send_buf, pending);
+/// Batches smaller than this are sealed or opened on the calling thread: spreading them over
+/// cores costs more in wake-ups than the AEAD work it shares.
+const PARALLEL_MIN: usize = 8;
+
+/// Seals every job into its slot of `out` (consecutive, in job order), on all cores when the
+/// batch is large. Each job's packet is `segments[i][..sizes[i]]`.
+fn seal_all(jobs: &[(SealJob, usize)], segments: &[Vec<u8>], sizes: &[usize], out: &mut [u8]) {
+    let mut work: Vec<(&SealJob, &[u8], &mut [u8])> = Vec::with_capacity(jobs.len());
+    let mut rest = out;
+    for (job, i) in jobs {
+        let (slot, tail) = std::mem::take(&mut rest).split_at_mut(job.len);
+        rest = tail;
+        work.push((job, &segments[*i][..sizes[*i]], slot));
     }
-    let start = pending.last().map_or(0, |p| p.start + p.len);
-    let Ok(Some(job)) = device.prepare_seal(now, packet) else { return };
-    let Some(out) = send_buf.get_mut(start..start + job.len) else { return };
-    if let Ok(len) = job.seal(packet, out) {
-        pending.push(Pending { to: job.to, peer: job.peer, start, len });
+    let seal = |(job, packet, slot): &mut (&SealJob, &[u8], &mut [u8])| {
+        // Slots are sized by the job itself, so sealing cannot fail.
+        let sealed = job.seal(packet, slot);
+        debug_assert!(sealed.is_ok());
+    };
+    if work.len() >= PARALLEL_MIN && rayon::current_num_threads() > 1 {
+        work.par_iter_mut().for_each(seal);
+    } else {
+        work.iter_mut().for_each(seal);
+    }
+}
+
+/// What opening one datagram gave: `None` when it had no job (a handshake, or no session).
+type Opened = Option<Result<usize, braid_proto::DropReason>>;
+
+/// Opens every transport datagram that has a job, on all cores when the batch is large.
+fn open_all(datagrams: &mut [&mut [u8]], jobs: &[Option<OpenJob>], results: &mut [Opened]) {
+    fn open(((datagram, job), result): ((&mut &mut [u8], &Option<OpenJob>), &mut Opened)) {
+        *result = job.as_ref().map(|job| job.open(datagram));
+    }
+    if jobs.iter().filter(|j| j.is_some()).count() >= PARALLEL_MIN && rayon::current_num_threads() > 1 {
+        datagrams.par_iter_mut().zip(jobs.par_iter()).zip(results.par_iter_mut()).for_each(open);
+    } else {
+        datagrams.iter_mut().zip(jobs.iter()).zip(results.iter_mut()).for_each(open);
     }
 }
 
