@@ -6,8 +6,8 @@
 //! make system calls, and every block says why it is sound.
 #![deny(unsafe_code)]
 
-mod pktinfo;
 pub mod offload;
+mod pktinfo;
 pub mod process;
 pub mod tun;
 pub mod udp;
