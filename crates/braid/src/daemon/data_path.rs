@@ -326,18 +326,7 @@ fn send_pending(udp: &UdpSockets, device: &mut Device, send_buf: &[u8], pending:
     let mut i = 0;
     while i < pending.len() {
         let first = pending[i];
-        let mut j = i + 1;
-        let mut bytes = first.len;
-        while j < pending.len()
-            && j - i < braid_io::udp::MAX_GSO_SEGMENTS
-            && pending[j].to == first.to
-            && pending[j].len <= first.len
-            && pending[j - 1].len == first.len
-            && bytes + pending[j].len <= 65000
-        {
-            bytes += pending[j].len;
-            j += 1;
-        }
+        let (j, bytes) = gso_run(pending, i);
         let chunk = &send_buf[first.start..first.start + bytes];
         match udp.send_segments(chunk, first.len, first.to.addr, first.to.local) {
             Ok(sent) if sent.source_rejected => device.clear_endpoint_source(first.peer),
@@ -349,6 +338,30 @@ fn send_pending(udp: &UdpSockets, device: &mut Device, send_buf: &[u8], pending:
     }
     pending.clear();
     sends
+}
+
+/// Largest UDP payload one GSO send carries here (under the 65507-byte limit).
+const MAX_GSO_BYTES: usize = 65000;
+
+/// The run of datagrams starting at `i` that can leave in one GSO send: same endpoint,
+/// adjacent in the buffer, all the size of the first except a shorter last one, at most 64
+/// and [`MAX_GSO_BYTES`]. Returns the index after the run and its byte length.
+fn gso_run(pending: &[Pending], i: usize) -> (usize, usize) {
+    let first = pending[i];
+    let mut j = i + 1;
+    let mut bytes = first.len;
+    while j < pending.len()
+        && j - i < braid_io::udp::MAX_GSO_SEGMENTS
+        && pending[j].to == first.to
+        && pending[j].start == pending[j - 1].start + pending[j - 1].len
+        && pending[j].len <= first.len
+        && pending[j - 1].len == first.len
+        && bytes + pending[j].len <= MAX_GSO_BYTES
+    {
+        bytes += pending[j].len;
+        j += 1;
+    }
+    (j, bytes)
 }
 
 /// Sends one datagram the device queued, forgetting a source address the OS refused.
@@ -363,5 +376,56 @@ pub fn send_one(udp: &UdpSockets, device: &mut Device, bytes: &[u8], t: Transmit
         Ok(_) => {}
         // A full socket buffer or an unreachable network drops the packet, as the kernel does.
         Err(e) => tracing::trace!(error = %e, to = %t.to.addr, "send failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use braid_proto::{DeviceConfig, PeerConfig};
+
+    fn peer() -> PeerId {
+        let mut d = Device::new(
+            DeviceConfig::default(),
+            Instant::ZERO,
+            core::time::Duration::ZERO,
+            Box::new(<rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(1)),
+        );
+        d.add_peer(PeerConfig::new(braid_proto::crypto::PublicKey([9; 32]))).unwrap()
+    }
+
+    fn run(lens: &[(usize, u8)]) -> Vec<(usize, usize)> {
+        let id = peer();
+        let mut pending = Vec::new();
+        let mut start = 0;
+        for &(len, host) in lens {
+            let to = Endpoint::from(std::net::SocketAddr::from(([198, 18, 0, host], 51820)));
+            pending.push(Pending { to, peer: id, start, len });
+            start += len;
+        }
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < pending.len() {
+            let (j, bytes) = gso_run(&pending, i);
+            assert!(j > i);
+            runs.push((j - i, bytes));
+            i = j;
+        }
+        runs
+    }
+
+    #[test]
+    fn runs_break_on_destination_size_and_limits() {
+        // Equal sizes with a shorter tail: one send.
+        assert_eq!(run(&[(1452, 2), (1452, 2), (700, 2)]), vec![(3, 3604)]);
+        // A shorter datagram mid-run ends it (only the last may be shorter).
+        assert_eq!(run(&[(1452, 2), (700, 2), (1452, 2)]), vec![(2, 2152), (1, 1452)]);
+        // Another destination starts a new run.
+        assert_eq!(run(&[(1452, 2), (1452, 3), (1452, 3)]), vec![(1, 1452), (2, 2904)]);
+        // A larger datagram after the first starts a new run.
+        assert_eq!(run(&[(100, 2), (200, 2)]), vec![(1, 100), (1, 200)]);
+        // At most 64 datagrams and 65000 bytes per send.
+        assert_eq!(run(&[(100, 2); 130]), vec![(64, 6400), (64, 6400), (2, 200)]);
+        assert_eq!(run(&[(1452, 2); 46]), vec![(44, 63888), (2, 2904)]);
     }
 }
