@@ -7,3 +7,7 @@
 pub mod reassembly;
 pub mod tcp;
 pub mod time;
+
+pub mod device;
+pub mod iface;
+pub mod socket;
