@@ -26,8 +26,12 @@ const MAX_PACKET: usize = 65535;
 const TUN_BATCH: usize = 64;
 /// Headroom before each packet in the TUN write buffers, for the virtio-net header.
 const TUN_HEADROOM: usize = 16;
-/// Reads from one source in one turn of the event loop (see `event_loop::BATCH`).
-pub const READS_PER_TURN: usize = 64;
+/// Reads from one source in one turn of the event loop. Small enough that the other direction
+/// (ACKs, pings) waits at most a few super-packets' worth of work.
+pub const READS_PER_TURN: usize = 16;
+/// Sealed bytes that are worth a send of their own: a TSO read leaves at once, while small
+/// packets (no TSO) from several reads gather into one GSO send.
+const SEND_EARLY_BYTES: usize = 32 * 1024;
 
 /// What a drain left behind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +101,7 @@ impl DataPath {
             // The first also takes whole packets read without offloads, so it holds any size.
             segments: (0..MAX_SEGMENTS).map(|i| vec![0; if i == 0 { MAX_PACKET } else { SEGMENT_ROOM }]).collect(),
             segment_sizes: vec![0; MAX_SEGMENTS],
-            send_buf: vec![0; MAX_PACKET + MAX_SEGMENTS * (SEGMENT_ROOM + 64)],
+            send_buf: vec![0; 2 * (MAX_PACKET + MAX_SEGMENTS * (SEGMENT_ROOM + 64))],
             pending: Vec::with_capacity(MAX_SEGMENTS),
             jobs: Vec::with_capacity(MAX_SEGMENTS),
             udp_rx: vec![0; MAX_PACKET + 1],
@@ -122,7 +126,10 @@ impl DataPath {
             let read = if self.vnet_hdr { tun.recv(&mut self.tun_rx) } else { tun.recv(&mut self.segments[0]) };
             let n = match read {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Empty,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+                    return Drained::Empty;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::info!(error = %e, "TUN read failed: interface gone");
@@ -147,24 +154,33 @@ impl DataPath {
                 1
             };
             self.stats.tun_packets += count as u64;
+            // Datagrams of several reads share one send buffer, so small packets (no TSO) to
+            // one peer still leave in GSO runs; send first if this read might not fit.
+            let worst: usize = self.segment_sizes[..count].iter().map(|&n| device.sealed_len(n)).sum();
+            let mut used = self.pending.last().map_or(0, |p| p.start + p.len);
+            if used + worst > self.send_buf.len() || self.pending.len() + count > 2 * MAX_SEGMENTS {
+                self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+                used = 0;
+            }
             // The device decides (route, session, counter) in order; the AEAD runs after.
             self.jobs.clear();
-            let mut used = 0;
+            let first = used;
             for i in 0..count {
                 let packet = &self.segments[i][..self.segment_sizes[i]];
                 if let Ok(Some(job)) = device.prepare_seal(now, packet) {
-                    if used + job.len > self.send_buf.len() {
-                        break; // cannot happen with the buffer sized for 64 maximal segments
-                    }
                     self.pending.push(Pending { to: job.to, peer: job.peer, start: used, len: job.len });
                     used += job.len;
                     self.jobs.push((job, i));
                 }
             }
-            seal_all(&self.jobs, &self.segments, &self.segment_sizes, &mut self.send_buf[..used]);
-            self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+            seal_all(&self.jobs, &self.segments, &self.segment_sizes, &mut self.send_buf[first..used]);
+            if used - self.pending.first().map_or(0, |p| p.start) >= SEND_EARLY_BYTES {
+                self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+            }
+            // Handshakes and staged packets the device queued go out with the batch.
             self.flush_device(now, device, udp);
         }
+        self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
         Drained::More
     }
 
