@@ -141,8 +141,7 @@ impl PacketQueue {
             return None;
         }
         let (index, len) = (self.head, self.lens[self.head]);
-        self.head = (self.head + 1) % self.slots.len();
-        self.len -= 1;
+        self.advance();
         let Some(out) = buf.get_mut(..len) else { return Some(None) };
         out.copy_from_slice(&self.slots[index][..len]);
         Some(Some(len))
@@ -153,9 +152,15 @@ impl PacketQueue {
         if self.len == 0 {
             return false;
         }
-        self.head = (self.head + 1) % self.slots.len();
-        self.len -= 1;
+        self.advance();
         true
+    }
+
+    /// Drops the front slot. An emptied queue restarts at slot 0, so a queue that rarely holds
+    /// more than a few packets keeps reusing the same (cache-warm) slots.
+    fn advance(&mut self) {
+        self.len -= 1;
+        self.head = if self.len == 0 { 0 } else { (self.head + 1) % self.slots.len() };
     }
 }
 

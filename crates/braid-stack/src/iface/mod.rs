@@ -221,7 +221,8 @@ impl Interface {
     }
 
     /// Opens a TCP connection to `remote` from the interface's first address of its family and an
-    /// ephemeral port, with the MSS clamped to the MTU. The SYN leaves on the next `poll`.
+    /// ephemeral port. The MSS is derived from the MTU ([`Interface::mss_for`]), capped by
+    /// `config.mss` if that differs from its default. The SYN leaves on the next `poll`.
     pub fn tcp_connect(
         &self,
         sockets: &mut SocketSet,

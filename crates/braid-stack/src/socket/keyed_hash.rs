@@ -81,6 +81,18 @@ fn round(v: &mut [u64; 4]) {
 }
 
 impl SipHasher24 {
+    /// Appends one byte to the partial word, compressing it when full.
+    fn push_byte(&mut self, byte: u8) {
+        self.tail |= u64::from(byte) << (8 * self.tail_len);
+        self.tail_len += 1;
+        if self.tail_len == 8 {
+            let m = self.tail;
+            self.compress(m);
+            self.tail = 0;
+            self.tail_len = 0;
+        }
+    }
+
     fn compress(&mut self, m: u64) {
         self.v[3] ^= m;
         round(&mut self.v);
@@ -92,15 +104,21 @@ impl SipHasher24 {
 impl Hasher for SipHasher24 {
     fn write(&mut self, bytes: &[u8]) {
         self.total = self.total.wrapping_add(bytes.len());
-        for &byte in bytes {
-            self.tail |= u64::from(byte) << (8 * self.tail_len);
-            self.tail_len += 1;
-            if self.tail_len == 8 {
-                let m = self.tail;
-                self.compress(m);
-                self.tail = 0;
-                self.tail_len = 0;
-            }
+        let mut rest = bytes;
+        // Top up a partial word first, then compress whole words straight from the input.
+        while self.tail_len > 0 {
+            let Some((&byte, after)) = rest.split_first() else { return };
+            self.push_byte(byte);
+            rest = after;
+        }
+        let mut words = rest.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            self.compress(u64::from_le_bytes(le));
+        }
+        for &byte in words.remainder() {
+            self.push_byte(byte);
         }
     }
 

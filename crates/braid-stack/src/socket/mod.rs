@@ -210,7 +210,8 @@ impl SocketSet {
 
     /// Listens on `local` (port must be nonzero; an unspecified IP listens on every address).
     /// At most `backlog` connections (at least 1) wait between their SYN and
-    /// [`SocketSet::tcp_accept`]; accepted connections use `config`.
+    /// [`SocketSet::tcp_accept`]; accepted connections use `config`, with the MSS derived from
+    /// the interface MTU (capped by `config.mss` if it differs from the default).
     pub fn tcp_listen(
         &mut self,
         local: SocketAddr,
@@ -238,8 +239,9 @@ impl SocketSet {
 
     /// Opens a connection from `local` to `remote` (port 0 in `local`: an ephemeral port). The
     /// SYN leaves on the next `poll`. `local`'s IP must be one of the interface's addresses;
-    /// [`Interface::tcp_connect`](crate::iface::Interface::tcp_connect) picks it for you and clamps
-    /// the MSS to the device MTU, which this call leaves at `config.mss`.
+    /// [`Interface::tcp_connect`](crate::iface::Interface::tcp_connect) picks it for you and
+    /// derives the MSS from the device MTU, which this call cannot know (it announces
+    /// `config.mss`).
     pub fn tcp_connect(
         &mut self,
         now: Instant,

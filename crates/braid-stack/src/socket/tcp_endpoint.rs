@@ -5,6 +5,7 @@
 //! choosing ephemeral ports and initial sequence numbers, moving established connections to the
 //! accept queue, and freeing slots when a connection is over and nobody holds its handle.
 
+use core::cell::Cell;
 use core::net::{IpAddr, SocketAddr};
 use core::ops::RangeInclusive;
 use std::collections::HashMap;
@@ -45,6 +46,9 @@ pub(crate) struct TcpEndpoint {
     pub(crate) streams: Slab<TcpStream>,
     pub(crate) listeners: Slab<TcpListener>,
     tuples: HashMap<FourTuple, SlotKey, KeyedState>,
+    /// The last tuple found, so a bulk flow's segments skip the keyed hash; cleared whenever the
+    /// map changes.
+    recent: Cell<Option<(FourTuple, SlotKey)>>,
     /// RSTs owed by connections that are already gone (aborted, or unaccepted when their listener
     /// closed); the interface sends them on its next poll.
     pub(crate) pending_resets: Vec<(FourTuple, Segment)>,
@@ -58,6 +62,7 @@ impl TcpEndpoint {
             streams: Slab::new(),
             listeners: Slab::new(),
             tuples: HashMap::with_hasher(KeyedState::new(map_key)),
+            recent: Cell::new(None),
             pending_resets: Vec::new(),
             isn: IsnGenerator::new(isn_key),
             ports: EphemeralPorts::new(port_key, ports),
@@ -66,7 +71,14 @@ impl TcpEndpoint {
 
     /// The connection a segment from `remote` to `local` belongs to.
     pub(crate) fn lookup(&self, tuple: &FourTuple) -> Option<SlotKey> {
-        let key = *self.tuples.get(tuple)?;
+        let key = match self.recent.get() {
+            Some((recent, key)) if recent == *tuple => key,
+            _ => {
+                let key = *self.tuples.get(tuple)?;
+                self.recent.set(Some((*tuple, key)));
+                key
+            }
+        };
         self.streams.contains(key).then_some(key)
     }
 
@@ -82,6 +94,19 @@ impl TcpEndpoint {
             }
         }
         wildcard
+    }
+
+    fn map_insert(&mut self, tuple: FourTuple, key: SlotKey) {
+        self.recent.set(None);
+        self.tuples.insert(tuple, key);
+    }
+
+    /// Removes `tuple` from the map if it still names `key`.
+    fn map_remove(&mut self, tuple: FourTuple, key: SlotKey) {
+        if self.tuples.get(&tuple) == Some(&key) {
+            self.recent.set(None);
+            self.tuples.remove(&tuple);
+        }
     }
 
     /// Connections in the map (live four-tuples, TIME-WAIT included).
@@ -125,9 +150,12 @@ impl TcpEndpoint {
         true
     }
 
+    /// The configuration a connection on `tuple` actually gets. The MSS follows the link: the
+    /// MTU-derived `mss_limit`, unless the user changed `config.mss` from its default, in which
+    /// case that value caps it (a smaller MSS for a tunnel inside the tunnel, say).
     fn tcp_config_for(config: &TcpConfig, tuple: &FourTuple, mss_limit: u16) -> TcpConfig {
         let mut config = *config;
-        config.mss = config.mss.min(mss_limit);
+        config.mss = if config.mss == TcpConfig::default().mss { mss_limit } else { config.mss.min(mss_limit) };
         if tuple.remote.is_ipv6() {
             config.default_remote_mss = config.default_remote_mss.max(IPV6_DEFAULT_REMOTE_MSS);
         }
@@ -167,7 +195,7 @@ impl TcpEndpoint {
         let initial = self.isn.generate(now, tuple.local, tuple.remote);
         let conn = Connection::connect(now, &config, port, remote.port(), initial);
         let key = self.streams.insert(TcpStream::new(conn, tuple, None));
-        self.tuples.insert(tuple, key);
+        self.map_insert(tuple, key);
         Ok(key)
     }
 
@@ -198,7 +226,7 @@ impl TcpEndpoint {
         let initial = self.isn.generate(now, tuple.local, tuple.remote);
         let Ok(conn) = Connection::accept_syn(now, &config, syn, initial) else { return SynOutcome::NotASyn };
         let key = self.streams.insert(TcpStream::new(conn, tuple, Some(listener_key)));
-        self.tuples.insert(tuple, key);
+        self.map_insert(tuple, key);
         let streams = &self.streams;
         if let Some(listener) = self.listeners.get_mut(listener_key) {
             listener.queued += 1;
@@ -254,9 +282,7 @@ impl TcpEndpoint {
         }
         if sig.delete || stream.conn.is_closed() {
             let (tuple, unowned) = (stream.tuple, stream.orphaned || stream.listener.is_some());
-            if self.tuples.get(&tuple) == Some(&key) {
-                self.tuples.remove(&tuple);
-            }
+            self.map_remove(tuple, key);
             if unowned {
                 self.free(key);
             }
@@ -266,9 +292,7 @@ impl TcpEndpoint {
     /// Removes a stream from every structure: its tuple, its listener's backlog, its slot.
     pub(crate) fn free(&mut self, key: SlotKey) -> Option<TcpStream> {
         let stream = self.streams.remove(key)?;
-        if self.tuples.get(&stream.tuple) == Some(&key) {
-            self.tuples.remove(&stream.tuple);
-        }
+        self.map_remove(stream.tuple, key);
         if let Some(listener) = stream.listener.and_then(|l| self.listeners.get_mut(l)) {
             listener.queued = listener.queued.saturating_sub(1);
             if stream.queued_for_accept {
