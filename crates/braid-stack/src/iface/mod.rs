@@ -6,7 +6,17 @@
 //! no sockets: those live in a [`SocketSet`], passed to every call, so one embedder may keep its
 //! sockets wherever it likes.
 //!
-//! # Driving it
+//! # Embedding the stack
+//!
+//! 1. Implement [`Device`] for whatever carries your IP packets (a TUN file descriptor, a channel
+//!    into a WireGuard tunnel); [`crate::device::loopback_pair`] is an in-memory one.
+//! 2. Build an [`Interface`] over it with the stack's addresses ([`InterfaceConfig`]).
+//! 3. Make a [`SocketSet`] with a 32-byte secret from your CSPRNG and open sockets in it: TCP
+//!    listeners and connections, UDP, ICMP echo. Sockets never block.
+//! 4. Loop: [`Interface::poll`] at the current time, use your sockets, then sleep until
+//!    [`Interface::poll_at`] or until the device has a packet, whichever comes first.
+//!
+//! Two stacks talking TCP over an in-memory link, in simulated time:
 //!
 //! ```
 //! use braid_stack::device::loopback_pair;
@@ -14,21 +24,42 @@
 //! use braid_stack::socket::SocketSet;
 //! use braid_stack::tcp::TcpConfig;
 //! use braid_stack::time::Instant;
+//! use core::time::Duration;
 //!
-//! let (mut device, _wire) = loopback_pair(1500, 256);
-//! let mut iface = Interface::new(InterfaceConfig::new(["10.0.0.1".parse().unwrap()]), &device);
-//! let mut sockets = SocketSet::new([42; 32]); // from the embedder's CSPRNG
-//! let listener = sockets.tcp_listen("10.0.0.1:80".parse().unwrap(), 16, TcpConfig::default()).unwrap();
+//! let (mut link_a, mut link_b) = loopback_pair(1500, 64);
+//! let mut a = Interface::new(InterfaceConfig::new(["10.0.0.1".parse().unwrap()]), &link_a);
+//! let mut b = Interface::new(InterfaceConfig::new(["10.0.0.2".parse().unwrap()]), &link_b);
+//! let (mut sockets_a, mut sockets_b) = (SocketSet::new([1; 32]), SocketSet::new([2; 32]));
 //!
-//! let mut now = Instant::ZERO; // the embedder's monotonic clock
-//! for _ in 0..3 {
-//!     iface.poll(now, &mut device, &mut sockets); // receive, run timers, transmit
-//!     if let Some(stream) = sockets.tcp_accept(listener) {
-//!         let _ = sockets.tcp_stream(stream).unwrap().send(b"hello");
+//! let server_addr = "10.0.0.2:7".parse().unwrap();
+//! let listener = sockets_b.tcp_listen(server_addr, 8, TcpConfig::default()).unwrap();
+//! let mut now = Instant::ZERO;
+//! let client = a.tcp_connect(&mut sockets_a, now, server_addr, TcpConfig::default()).unwrap();
+//! sockets_a.tcp_stream(client).unwrap().send(b"ping").unwrap(); // sent once connected
+//!
+//! let (mut server, mut answer) = (None, Vec::new());
+//! while answer.len() < 4 {
+//!     a.poll(now, &mut link_a, &mut sockets_a);
+//!     b.poll(now, &mut link_b, &mut sockets_b);
+//!     server = server.or_else(|| sockets_b.tcp_accept(listener));
+//!     if let Some(server) = server {
+//!         let stream = sockets_b.tcp_stream(server).unwrap();
+//!         let mut buf = [0u8; 16];
+//!         if let Ok(n @ 1..) = stream.recv(&mut buf) {
+//!             assert_eq!(&buf[..n], b"ping");
+//!             stream.send(b"pong").unwrap();
+//!         }
 //!     }
-//!     // Sleep until `iface.poll_at(&sockets)` (or until the device is readable), then repeat.
-//!     now = iface.poll_at(&sockets).map_or(now, |at| at.max(now));
+//!     let mut buf = [0u8; 16];
+//!     if let Ok(n) = sockets_a.tcp_stream(client).unwrap().recv(&mut buf) {
+//!         answer.extend_from_slice(&buf[..n]);
+//!     }
+//!     // A real driver sleeps until the earliest of these, or until its device is readable.
+//!     let next = [a.poll_at(&sockets_a), b.poll_at(&sockets_b)].into_iter().flatten().min();
+//!     now = next.map_or(now + Duration::from_millis(1), |at| at.max(now + Duration::from_micros(10)));
 //! }
+//! assert_eq!(answer, b"pong");
+//! assert_eq!(a.counters().tcp_resets_sent + b.counters().tcp_resets_sent, 0);
 //! ```
 //!
 //! [`Interface::poll`] reads every waiting packet (up to a batch limit), answers what the IP and
