@@ -6,7 +6,8 @@
 //! namespace as a child process (`ip netns exec NS <this binary> --helper ...`, std::net), so this
 //! file is a `harness = false` test with its own `main`.
 //!
-//! Checked: the kernel's `ping` (IPv4 and IPv6) is answered; TCP with the stack as client and as
+//! Checked: the kernel's `ping` (IPv4 and IPv6) is answered and the stack's echo socket gets the
+//! kernel's replies; TCP and UDP to a closed port are refused (RST, ICMP port unreachable); TCP with the stack as client and as
 //! server, over IPv4 and IPv6, without loss and with nftables dropping 1 % and 5 % of TCP packets
 //! both ways, moves data in both directions at once with every byte verified on both sides and
 //! the kernel's checksum compared.
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use braid_io::Tun;
 use kernel::setup::{in_ci, missing_prerequisite, Namespace};
-use kernel::stack_side::{kernel_pings_stack, transfer, Role, Stack};
+use kernel::stack_side::{kernel_hits_closed_port, kernel_pings_stack, stack_pings_kernel, transfer, Role, Stack};
 use kernel::tun_device::TunDevice;
 
 /// Pattern id of the bytes the stack sends.
@@ -103,7 +104,15 @@ fn run_suite() -> Result<(), String> {
 
     for target in [stack4, stack6] {
         kernel_pings_stack(&mut stack, &ns, target, 3)?;
-        println!("ping {target}: 3/3 answered");
+        println!("kernel pings {target}: 3/3 answered");
+    }
+    for target in [kernel4, kernel6] {
+        stack_pings_kernel(&mut stack, target, 3)?;
+        println!("stack pings {target} through an echo socket: 3/3 answered");
+    }
+    for target in [stack4, stack6] {
+        kernel_hits_closed_port(&mut stack, &ns, target)?;
+        println!("kernel to closed port {target}:9: TCP refused by RST, UDP refused by ICMP port unreachable");
     }
 
     let mut failures = Vec::new();

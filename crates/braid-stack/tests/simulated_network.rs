@@ -77,7 +77,8 @@ fn transfer(link: LinkConfig, seed: u64, v6: bool, bytes: u64, tcp: TcpConfig, l
                     break;
                 }
             }
-            if side.sent == bytes && !side.closed {
+            // Closing in SYN-SENT would abandon the connection (RFC 9293 CLOSE): wait for the handshake.
+            if side.sent == bytes && !side.closed && stream.is_established() {
                 stream.close();
                 side.closed = true;
             }

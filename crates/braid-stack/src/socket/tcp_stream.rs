@@ -131,6 +131,9 @@ impl TcpStream {
     }
 
     /// Sends a FIN after the queued data (half-close: reading continues until the peer's FIN).
+    ///
+    /// Before the handshake completes (SYN-SENT) this abandons the attempt and its queued data,
+    /// as RFC 9293's CLOSE and Linux do: wait for [`TcpStream::is_established`] to send and close.
     pub fn close(&mut self) {
         self.conn.close();
     }

@@ -28,6 +28,11 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 fn run(args: &[String]) -> Result<String, String> {
+    if let [role, addr] = args {
+        if role == "closed" {
+            return closed_port(addr);
+        }
+    }
     let [role, addr, bytes] = args else { return Err(format!("bad arguments {args:?}")) };
     let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
     let bytes: u64 = bytes.parse().map_err(|e| format!("{bytes}: {e}"))?;
@@ -75,6 +80,27 @@ fn run(args: &[String]) -> Result<String, String> {
         return Err(format!("received {received} bytes, expected {bytes}"));
     }
     Ok(format!("ok {received} {:016x}", checksum.0))
+}
+
+/// `--helper closed <addr>`: TCP and UDP to a port the stack has no socket on must be refused
+/// at once: the stack's RST makes `connect` fail, and its ICMP port unreachable makes the next
+/// `recv` on a connected UDP socket fail, both with "connection refused".
+fn closed_port(addr: &str) -> Result<String, String> {
+    let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+        other => return Err(format!("TCP connect to closed {addr}: {other:?}")),
+    }
+    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|e| format!("{e}"))?;
+    let udp = std::net::UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    udp.connect(addr).map_err(|e| e.to_string())?;
+    udp.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    udp.send(b"anyone?").map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 16];
+    match udp.recv(&mut buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok("ok refused".into()),
+        other => Err(format!("UDP to closed {addr}: {other:?}")),
+    }
 }
 
 /// FNV-1a 64: the checksum both sides report over what they received.

@@ -236,7 +236,8 @@ fn pump(
                 break;
             }
         }
-        if sent == bytes && !closed {
+        // Closing in SYN-SENT would abandon the connection (RFC 9293 CLOSE): wait for the handshake.
+        if sent == bytes && !closed && stream.is_established() {
             stream.close();
             closed = true;
         }
@@ -256,7 +257,12 @@ fn pump(
                     received_at.get_or_insert(start.elapsed());
                     break;
                 }
-                Err(e) => return Err(format!("recv: {e}")),
+                Err(e) => {
+                    return Err(format!(
+                        "recv: {e} in state {} (sent {sent}, received {received}, closed {closed})",
+                        stream.state()
+                    ))
+                }
             }
         }
     }
@@ -278,6 +284,58 @@ pub fn kernel_pings_stack(stack: &mut Stack, ns: &Namespace, target: IpAddr, cou
     let answered = stack.iface.counters().icmp_echo_replies_sent - before;
     if answered < u64::from(count) {
         return Err(format!("the stack answered {answered} of {count} pings ({summary})"));
+    }
+    Ok(())
+}
+
+/// The stack pings the kernel through an echo socket; every reply must come back intact.
+pub fn stack_pings_kernel(stack: &mut Stack, target: IpAddr, count: u16) -> Result<(), String> {
+    use braid_stack::socket::IcmpConfig;
+    let ident = 0xb5ac;
+    let handle = stack.sockets.icmp_bind(ident, IcmpConfig::default()).map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut answered = 0u16;
+    let mut buf = [0u8; 64];
+    for seq_no in 0..count {
+        let payload = [seq_no as u8; 32];
+        let socket = stack.sockets.icmp(handle).ok_or("echo socket vanished")?;
+        socket.send_echo(target, seq_no, &payload).map_err(|e| e.to_string())?;
+        loop {
+            if std::time::Instant::now() > deadline {
+                stack.sockets.icmp_close(handle);
+                return Err(format!("{target} answered {answered} of {count} pings"));
+            }
+            stack.turn(Duration::from_millis(5));
+            let socket = stack.sockets.icmp(handle).ok_or("echo socket vanished")?;
+            if let Some(reply) = socket.recv_reply(&mut buf) {
+                if reply.from != target || reply.seq_no != seq_no || buf[..reply.len] != payload {
+                    stack.sockets.icmp_close(handle);
+                    return Err(format!("unexpected reply {reply:?} from {target}"));
+                }
+                answered += 1;
+                break;
+            }
+        }
+    }
+    stack.sockets.icmp_close(handle);
+    Ok(())
+}
+
+/// The kernel tries TCP and UDP on a port the stack has no socket on; both must be refused (the
+/// stack's RST and ICMP port unreachable are accepted by the kernel: checksums, quote, addresses).
+pub fn kernel_hits_closed_port(stack: &mut Stack, ns: &Namespace, target: IpAddr) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let addr = SocketAddr::new(target, 9);
+    let mut child = ns
+        .command(exe.to_str().ok_or("non-UTF-8 test path")?)
+        .args(["--helper", "closed", &addr.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let line = finish_child(stack, &mut child, deadline)?;
+    if line != "ok refused" {
+        return Err(format!("closed port {addr}: kernel said {line:?}"));
     }
     Ok(())
 }
