@@ -4,7 +4,11 @@
 //! device: [`Device::receive`] copies a packet into the caller's buffer and [`Device::transmit`]
 //! takes a finished packet from it. Nothing on this path allocates, and a device needs no
 //! knowledge of the stack above it: a TUN file descriptor, a channel into a WireGuard tunnel or an
-//! in-memory pair ([`loopback_pair`]) all fit the same three calls.
+//! in-memory pair ([`loopback_pair`]) all fit the same three calls. A device whose packets live
+//! in memory may also implement [`Device::receive_swap`] and [`Device::transmit_swap`], which
+//! exchange whole buffers of equal length with the interface instead of copying packets (the
+//! loopback pair does): the stack then copies each payload only into and out of its socket
+//! buffers.
 
 use core::cell::RefCell;
 use std::rc::Rc;
@@ -49,6 +53,30 @@ pub trait Device {
 
     /// Sends one complete IP packet.
     fn transmit(&mut self, now: Instant, packet: &[u8]) -> Result<(), TransmitError>;
+
+    /// Like [`Device::receive`], but a device that keeps packets in buffers of the same length as
+    /// `buf` may hand the packet over by exchanging its buffer for `buf` instead of copying it.
+    ///
+    /// Exists so in-memory devices (queues, channels into a tunnel) deliver packets without a
+    /// copy and without allocating: buffers circulate between the device and the interface. The
+    /// exchanged buffer must have exactly `buf`'s length (the interface's buffer sizes never
+    /// change). The default copies through [`Device::receive`].
+    fn receive_swap(&mut self, now: Instant, buf: &mut Box<[u8]>) -> Option<usize> {
+        self.receive(now, buf)
+    }
+
+    /// Like [`Device::transmit`] for the packet in the first `len` bytes of `buf`, but a device
+    /// may take the buffer itself, leaving one of its own of exactly the same length in its place
+    /// (contents unspecified) instead of copying the packet.
+    ///
+    /// The zero-copy counterpart of [`Device::receive_swap`]. The default copies through
+    /// [`Device::transmit`]; `len` beyond `buf` is refused as [`TransmitError::TooLong`].
+    fn transmit_swap(&mut self, now: Instant, buf: &mut Box<[u8]>, len: usize) -> Result<(), TransmitError> {
+        match buf.get(..len) {
+            Some(packet) => self.transmit(now, packet),
+            None => Err(TransmitError::TooLong { len, mtu: buf.len() }),
+        }
+    }
 }
 
 impl<D: Device + ?Sized> Device for &mut D {
@@ -66,6 +94,14 @@ impl<D: Device + ?Sized> Device for &mut D {
 
     fn transmit(&mut self, now: Instant, packet: &[u8]) -> Result<(), TransmitError> {
         (**self).transmit(now, packet)
+    }
+
+    fn receive_swap(&mut self, now: Instant, buf: &mut Box<[u8]>) -> Option<usize> {
+        (**self).receive_swap(now, buf)
+    }
+
+    fn transmit_swap(&mut self, now: Instant, buf: &mut Box<[u8]>, len: usize) -> Result<(), TransmitError> {
+        (**self).transmit_swap(now, buf, len)
     }
 }
 
@@ -127,6 +163,44 @@ impl PacketQueue {
         self.lens[index] = packet.len();
         self.len += 1;
         Ok(())
+    }
+
+    /// Appends the packet in the first `len` bytes of `buf` by exchanging `buf` with the free
+    /// slot's storage when both have the same length (no copy; `buf` then holds the slot's old
+    /// bytes), else by copying like [`PacketQueue::push`].
+    pub fn push_swap(&mut self, buf: &mut Box<[u8]>, len: usize) -> Result<(), TransmitError> {
+        let mtu = self.mtu();
+        if len > mtu || len > buf.len() {
+            return Err(TransmitError::TooLong { len, mtu });
+        }
+        if self.is_full() {
+            return Err(TransmitError::Full);
+        }
+        let index = (self.head + self.len) % self.slots.len();
+        let slot = &mut self.slots[index];
+        if slot.len() == buf.len() {
+            core::mem::swap(slot, buf);
+        } else {
+            slot[..len].copy_from_slice(&buf[..len]);
+        }
+        self.lens[index] = len;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes the oldest packet like [`PacketQueue::pop_into`], but by exchanging its slot's
+    /// storage with `buf` when both have the same length (no copy), else by copying.
+    pub fn pop_swap(&mut self, buf: &mut Box<[u8]>) -> Option<Option<usize>> {
+        if self.len == 0 {
+            return None;
+        }
+        let (index, len) = (self.head, self.lens[self.head]);
+        if self.slots[index].len() != buf.len() {
+            return self.pop_into(buf);
+        }
+        self.advance();
+        core::mem::swap(&mut self.slots[index], buf);
+        Some(Some(len))
     }
 
     /// The oldest packet, without removing it.
@@ -231,6 +305,20 @@ impl Device for LoopbackDevice {
     fn transmit(&mut self, _now: Instant, packet: &[u8]) -> Result<(), TransmitError> {
         self.outbox.borrow_mut().push(packet)
     }
+
+    fn receive_swap(&mut self, _now: Instant, buf: &mut Box<[u8]>) -> Option<usize> {
+        let mut inbox = self.inbox.borrow_mut();
+        loop {
+            match inbox.pop_swap(buf)? {
+                Some(len) => return Some(len),
+                None => continue, // too long for the caller's buffer: dropped, try the next
+            }
+        }
+    }
+
+    fn transmit_swap(&mut self, _now: Instant, buf: &mut Box<[u8]>, len: usize) -> Result<(), TransmitError> {
+        self.outbox.borrow_mut().push_swap(buf, len)
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +355,43 @@ mod tests {
         assert_eq!(b.receive(now, &mut small), Some(5));
         assert_eq!(&small[..5], &[2; 5]);
         assert_eq!(b.receive(now, &mut small), None);
+    }
+
+    #[test]
+    fn swapping_moves_packets_without_changing_buffer_sizes() {
+        let (mut a, mut b) = loopback_pair(100, 2);
+        let now = Instant::ZERO;
+        let mut out: Box<[u8]> = vec![7u8; 100].into_boxed_slice();
+        out[..3].copy_from_slice(b"abc");
+        a.transmit_swap(now, &mut out, 3).unwrap();
+        assert_eq!(out.len(), 100, "the device hands back a buffer of the same length");
+        a.transmit(now, b"copied").unwrap();
+        assert_eq!(a.transmit_swap(now, &mut out, 1), Err(TransmitError::Full));
+        assert_eq!(a.transmit_swap(now, &mut out, 101), Err(TransmitError::TooLong { len: 101, mtu: 100 }));
+        let mut inbuf: Box<[u8]> = vec![0u8; 100].into_boxed_slice();
+        assert_eq!(b.receive_swap(now, &mut inbuf), Some(3));
+        assert_eq!(&inbuf[..3], b"abc");
+        assert_eq!(inbuf.len(), 100);
+        assert_eq!(b.receive_swap(now, &mut inbuf), Some(6));
+        assert_eq!(&inbuf[..6], b"copied");
+        assert_eq!(b.receive_swap(now, &mut inbuf), None);
+    }
+
+    #[test]
+    fn swapping_with_a_buffer_of_another_length_copies_instead() {
+        let mut queue = PacketQueue::new(2, 8);
+        let mut long: Box<[u8]> = vec![1u8; 16].into_boxed_slice();
+        queue.push_swap(&mut long, 4).unwrap();
+        assert_eq!(long.len(), 16, "a buffer of another length is never exchanged");
+        assert_eq!(queue.push_swap(&mut long, 9), Err(TransmitError::TooLong { len: 9, mtu: 8 }));
+        let mut short: Box<[u8]> = vec![0u8; 2].into_boxed_slice();
+        assert_eq!(queue.pop_swap(&mut short), Some(None), "too long for the buffer: dropped");
+        assert_eq!(short.len(), 2);
+        queue.push(&[5; 3]).unwrap();
+        let mut exact: Box<[u8]> = vec![0u8; 8].into_boxed_slice();
+        assert_eq!(queue.pop_swap(&mut exact), Some(Some(3)));
+        assert_eq!(&exact[..3], &[5; 3]);
+        assert_eq!(queue.pop_swap(&mut exact), None);
     }
 
     #[test]

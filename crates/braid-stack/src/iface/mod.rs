@@ -288,7 +288,7 @@ impl Interface {
 
         *rx_backlog = false;
         let mut received = 0;
-        while let Some(len) = ctx.device.receive(now, rx_buf) {
+        while let Some(len) = ctx.device.receive_swap(now, rx_buf) {
             let packet = rx_buf.get(..len).unwrap_or(&[]);
             ip::receive(&mut ctx, reassembler, packet);
             received += 1;

@@ -20,7 +20,12 @@ use crate::time::Instant;
 /// writes the answer.
 #[derive(Debug)]
 pub(crate) struct Output {
+    /// Where packets are built; a zero-copy device may exchange it for one of its own buffers of
+    /// the same length on every transmit (see `Device::transmit_swap`).
     buf: Box<[u8]>,
+    /// The largest packet sent (the device MTU), kept apart from `buf` so a device that broke the
+    /// same-length rule could only cause refused packets, never a panic.
+    mtu: usize,
     hop_limit: u8,
     next_ident: u16,
     pub(crate) counters: InterfaceCounters,
@@ -31,6 +36,7 @@ impl Output {
     pub(crate) fn new(mtu: usize, hop_limit: u8, icmp_limit: TokenBucket) -> Self {
         Output {
             buf: vec![0; mtu].into_boxed_slice(),
+            mtu,
             hop_limit,
             next_ident: 0,
             counters: InterfaceCounters::default(),
@@ -40,7 +46,7 @@ impl Output {
 
     /// The largest packet the buffer (the device MTU) holds.
     pub(crate) fn mtu(&self) -> usize {
-        self.buf.len()
+        self.mtu
     }
 
     /// Builds one IP packet from `src` to `dst` whose `len`-byte upper-layer part `fill` writes
@@ -59,11 +65,10 @@ impl Output {
             IpAddr::V6(_) => ipv6::HEADER_LEN,
         };
         let total = header_len + len;
-        if total > self.buf.len() {
+        let Some(packet) = self.buf.get_mut(..total).filter(|_| total <= self.mtu) else {
             self.counters.tx_too_long += 1;
             return false;
-        }
-        let packet = &mut self.buf[..total];
+        };
         match (src, dst) {
             (IpAddr::V4(src_addr), IpAddr::V4(dst_addr)) => {
                 let repr = Ipv4Repr {
@@ -94,7 +99,7 @@ impl Output {
             _ => return false, // mixed families: a caller bug, never sent
         }
         fill(&mut packet[header_len..]);
-        match device.transmit(now, packet) {
+        match device.transmit_swap(now, &mut self.buf, total) {
             Ok(()) => {
                 self.counters.tx_packets += 1;
                 self.counters.tx_bytes += total as u64;
