@@ -28,6 +28,7 @@ pub mod congestion;
 mod connection;
 mod error;
 mod isn;
+pub mod lost_retransmit;
 pub mod ooo;
 pub mod recovery;
 pub mod recv_buffer;

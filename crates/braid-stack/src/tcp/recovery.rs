@@ -6,8 +6,21 @@
 //! window inflation (one SMSS per duplicate ACK, deflation on partial ACKs) is kept here as a signed
 //! `inflation` on top of the controller's `cwnd`, so a controller never needs to know which
 //! recovery algorithm runs. With SACK the sender instead limits itself by RFC 6675's `pipe`.
+//!
+//! Beyond the base algorithms:
+//! * **Limited transmit** (RFC 3042): the first two duplicate ACKs each let one new segment out
+//!   beyond `cwnd`, so a small window still produces the duplicate ACKs loss detection needs.
+//! * **Early retransmit** (RFC 5827): with fewer than four segments outstanding and no new data
+//!   to send, the duplicate-ACK threshold drops to the outstanding segments minus one.
+//! * **Lost retransmissions** are detected from SACK information (see
+//!   [`RetransmitLog`](super::lost_retransmit::RetransmitLog)) and resent within recovery.
+//! * **SACK after a timeout**: duplicate ACKs for data sent before an RTO may not start a new
+//!   recovery (RFC 6582 §3.2 step 4, RFC 6675 §5.1), but when the scoreboard proves a hole lost,
+//!   SACK recovery repairs it *without a further window reduction*, instead of waiting for another,
+//!   backed-off RTO while go-back-N crawls through the window.
 
 use super::congestion::{AckEvent, CongestionControl};
+use super::lost_retransmit::RetransmitLog;
 use super::sack::Scoreboard;
 use super::seq::Seq;
 use crate::time::Instant;
@@ -46,8 +59,12 @@ pub struct AckInfo {
     pub sack: bool,
     /// DupThresh.
     pub dup_thresh: u32,
-    /// Smoothed RTT, forwarded to the congestion controller.
+    /// Smoothed RTT, forwarded to the congestion controller and used to time lost
+    /// retransmissions.
     pub srtt: Option<Duration>,
+    /// New data could be sent if the congestion window allowed it (unsent data and room in the
+    /// peer's window); RFC 5827 early retransmit applies only when it cannot.
+    pub can_send_new: bool,
 }
 
 /// What an ACK did to recovery.
@@ -99,6 +116,10 @@ pub struct Recovery {
     partial_acks: u32,
     /// The SACK scoreboard (empty when SACK is off).
     pub scoreboard: Scoreboard,
+    /// Retransmissions sent in SACK recovery, watched for loss.
+    lost_rxt: RetransmitLog,
+    /// Lost retransmissions detected (for statistics).
+    lost_retransmissions: u64,
 }
 
 impl Recovery {
@@ -114,6 +135,8 @@ impl Recovery {
             retransmit_first: false,
             partial_acks: 0,
             scoreboard: Scoreboard::new(iss),
+            lost_rxt: RetransmitLog::default(),
+            lost_retransmissions: 0,
         }
     }
 
@@ -132,17 +155,25 @@ impl Recovery {
         self.high_rxt
     }
 
+    /// Retransmissions found lost (SACKed data sent after them) since the connection opened.
+    pub fn lost_retransmissions(&self) -> u64 {
+        self.lost_retransmissions
+    }
+
     /// True when the segment at `SND.UNA` must be retransmitted at once.
     pub fn retransmit_first_pending(&self) -> bool {
         self.retransmit_first
     }
 
-    /// The congestion window the sender may fill: the controller's, plus NewReno's inflation.
+    /// The congestion window the sender may fill: the controller's, plus NewReno's inflation, or
+    /// outside recovery plus one SMSS for each of the first two duplicate ACKs (RFC 3042 limited
+    /// transmit: `FlightSize <= cwnd + 2·SMSS`; `cwnd` itself is not changed).
     pub fn send_window(&self, cc: &dyn CongestionControl, smss: u32) -> u32 {
         let cwnd = i64::from(cc.window());
         match self.phase {
             Phase::FastRecovery => (cwnd + self.inflation).clamp(i64::from(smss), i64::from(u32::MAX)) as u32,
-            _ => cwnd as u32,
+            Phase::Open => cc.window().saturating_add(self.dup_acks.min(2).saturating_mul(smss)),
+            Phase::SackRecovery => cwnd as u32,
         }
     }
 
@@ -160,6 +191,7 @@ impl Recovery {
                     self.phase = Phase::Open;
                     self.inflation = 0;
                     self.retransmit_first = false;
+                    self.lost_rxt.clear();
                     cc.on_recovery_exit(a.now, a.snd_max.since(a.ack), a.smss);
                     out.exited_recovery = true;
                 }
@@ -174,7 +206,7 @@ impl Recovery {
                     self.partial_acks += 1;
                     out.keep_rto = self.partial_acks > 1;
                 }
-                Phase::SackRecovery => {}
+                Phase::SackRecovery => self.detect_lost_retransmissions(a),
             }
             return out;
         }
@@ -186,16 +218,49 @@ impl Recovery {
         match self.phase {
             Phase::Open => {
                 self.dup_acks += 1;
-                let lost = a.sack && self.scoreboard.is_lost(a.ack, a.smss, a.dup_thresh);
-                if (self.dup_acks >= a.dup_thresh || lost) && a.ack >= self.recover {
+                let thresh = self.effective_dup_thresh(a, flight_before);
+                let lost = a.sack && self.scoreboard.is_lost(a.ack, a.smss, thresh);
+                if (self.dup_acks >= thresh || lost) && a.ack >= self.recover {
                     self.enter(cc, a, flight_before);
+                    out.entered_recovery = true;
+                } else if lost {
+                    // Data sent before an RTO: repair it with SACK, without reducing again.
+                    self.enter_after_timeout(a);
                     out.entered_recovery = true;
                 }
             }
             Phase::FastRecovery => self.inflation += i64::from(a.smss),
-            Phase::SackRecovery => {}
+            Phase::SackRecovery => self.detect_lost_retransmissions(a),
         }
         out
+    }
+
+    /// DupThresh, lowered by RFC 5827 early retransmit when fewer than four segments are
+    /// outstanding and no new data can be sent: `ER_thresh = oflight - 1` (at least one).
+    fn effective_dup_thresh(&self, a: &AckInfo, flight: u32) -> u32 {
+        let oflight = flight.div_ceil(a.smss.max(1));
+        if !a.can_send_new && (2..4).contains(&oflight) {
+            a.dup_thresh.min(oflight - 1).max(1)
+        } else {
+            a.dup_thresh
+        }
+    }
+
+    fn detect_lost_retransmissions(&mut self, a: &AckInfo) {
+        let found = self.lost_rxt.detect(a.ack, &self.scoreboard, a.now, a.srtt);
+        self.lost_retransmissions += found as u64;
+    }
+
+    /// SACK shows a hole lost in data sent before the last RTO: repair it by RFC 6675's rules
+    /// under the window the timeout already reduced. `recover` (the RTO's `SND.MAX`) is kept.
+    fn enter_after_timeout(&mut self, a: &AckInfo) {
+        self.phase = Phase::SackRecovery;
+        self.inflation = 0;
+        self.retransmit_first = true;
+        self.partial_acks = 0;
+        self.high_rxt = a.ack;
+        self.rescue_rxt = None;
+        self.lost_rxt.clear();
     }
 
     fn enter(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo, flight_size: u32) {
@@ -205,6 +270,7 @@ impl Recovery {
         self.partial_acks = 0;
         self.high_rxt = a.ack;
         self.rescue_rxt = None;
+        self.lost_rxt.clear();
         if a.sack {
             self.phase = Phase::SackRecovery;
             self.inflation = 0;
@@ -227,28 +293,35 @@ impl Recovery {
         self.high_rxt = una;
         self.rescue_rxt = None;
         self.scoreboard.clear();
+        self.lost_rxt.clear();
     }
 
-    /// The first-segment retransmission was sent. In SACK recovery it also counts for HighRxt.
-    pub fn first_retransmitted(&mut self, end: Seq) {
+    /// The first-segment retransmission `[start, end)` was sent at `now` (`snd_max` is the
+    /// highest sequence number sent). In SACK recovery it also counts for HighRxt and is watched
+    /// for loss.
+    pub fn first_retransmitted(&mut self, start: Seq, end: Seq, snd_max: Seq, now: Instant) {
         self.retransmit_first = false;
         if self.phase == Phase::SackRecovery {
             self.high_rxt = self.high_rxt.max(end);
+            self.lost_rxt.record(start, end, snd_max, now);
         }
     }
 
-    /// The segment `[start, end)` returned by [`Recovery::next_seg`] was sent (RFC 6675 (C.2)).
-    pub fn sent_retransmission(&mut self, end: Seq, rescue: bool) {
+    /// The segment `[start, end)` returned by [`Recovery::next_seg`] was sent at `now` (RFC 6675
+    /// (C.2)); it is watched for loss.
+    pub fn sent_retransmission(&mut self, start: Seq, end: Seq, rescue: bool, snd_max: Seq, now: Instant) {
         if rescue {
             self.rescue_rxt = Some(self.recover);
         } else {
             self.high_rxt = self.high_rxt.max(end);
         }
+        self.lost_rxt.record(start, end, snd_max, now);
     }
 
-    /// RFC 6675 SetPipe.
+    /// RFC 6675 SetPipe, minus retransmissions known lost (they left the network).
     pub fn pipe(&self, una: Seq, snd_max: Seq, smss: u32, dup_thresh: u32) -> u32 {
-        self.scoreboard.pipe(una, snd_max, self.high_rxt.max(una), smss, dup_thresh)
+        let pipe = self.scoreboard.pipe(una, snd_max, self.high_rxt.max(una), smss, dup_thresh);
+        pipe.saturating_sub(self.lost_rxt.lost_bytes(una, &self.scoreboard))
     }
 
     /// RFC 6675 NextSeg: what to send next during SACK recovery. `new_data` says whether rule (2)
@@ -258,6 +331,10 @@ impl Recovery {
         let board = &self.scoreboard;
         let segment =
             |(start, end): (Seq, Seq)| NextSeg::Retransmit { start, end: end.min(start + smss), rescue: false };
+        // (0) a retransmission found lost: it is the oldest hole of all.
+        if let Some(hole) = self.lost_rxt.next_lost(una, board, smss) {
+            return segment(hole);
+        }
         // (1) the first lost, not yet retransmitted hole below the highest SACK.
         if let Some(boundary) = board.lost_boundary(smss, dup_thresh) {
             if let Some(hole) = board.next_hole(from, boundary.min(snd_max)) {
@@ -304,6 +381,7 @@ mod tests {
             sack: false,
             dup_thresh: 3,
             srtt: None,
+            can_send_new: true,
         }
     }
 
@@ -331,7 +409,7 @@ mod tests {
         assert_eq!(r.send_window(&cc, SMSS), 8000, "ssthresh + 3·SMSS");
         r.on_ack(&mut cc, &info(1, 1, 10_001));
         assert_eq!(r.send_window(&cc, SMSS), 9000, "one SMSS per further duplicate");
-        r.first_retransmitted(Seq(1001));
+        r.first_retransmitted(Seq(1), Seq(1001), Seq(10_001), Instant::ZERO);
         // Partial ACK of 3 segments: deflate by 3000, add back 1000.
         let o = r.on_ack(&mut cc, &info(1, 3001, 10_001));
         assert!(!o.exited_recovery && !o.keep_rto);
@@ -393,7 +471,7 @@ mod tests {
         assert!(o.entered_recovery, "IsLost(HighACK+1) with more than 2·SMSS SACKed above");
         assert_eq!(r.phase(), Phase::SackRecovery);
         assert_eq!(cc.window(), 5000, "RFC 6675: cwnd = ssthresh, no inflation");
-        r.first_retransmitted(Seq(1001));
+        r.first_retransmitted(Seq(1), Seq(1001), Seq(10_001), Instant::ZERO);
         // Pipe: 6..9 in flight (4000) + the retransmitted segment 0 (1000); 2 is lost.
         assert_eq!(r.pipe(una, max, SMSS, 3), 5000);
         // Rule 1: segment 2.
@@ -401,7 +479,7 @@ mod tests {
             r.next_seg(una, max, SMSS, 3, true),
             NextSeg::Retransmit { start: Seq(2001), end: Seq(3001), rescue: false }
         );
-        r.sent_retransmission(Seq(3001), false);
+        r.sent_retransmission(Seq(2001), Seq(3001), false, Seq(10_001), Instant::ZERO);
         // Rule 2: new data.
         assert_eq!(r.next_seg(una, max, SMSS, 3, true), NextSeg::NewData);
         // Rule 3 finds nothing below the highest SACK; rule 4 rescues the last segment.
@@ -409,7 +487,107 @@ mod tests {
             r.next_seg(una, max, SMSS, 3, false),
             NextSeg::Retransmit { start: Seq(9001), end: Seq(10_001), rescue: true }
         );
-        r.sent_retransmission(Seq(10_001), true);
+        r.sent_retransmission(Seq(9001), Seq(10_001), true, Seq(10_001), Instant::ZERO);
         assert_eq!(r.next_seg(una, max, SMSS, 3, false), NextSeg::Nothing, "one rescue per recovery");
+    }
+
+    fn sack_info(prev_una: u32, ack: u32, snd_max: u32) -> AckInfo {
+        AckInfo { sack: true, newly_sacked: true, ..info(prev_una, ack, snd_max) }
+    }
+
+    #[test]
+    fn limited_transmit_opens_one_segment_per_early_duplicate_without_touching_cwnd() {
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        assert_eq!(r.send_window(&cc, SMSS), 10_000);
+        r.on_ack(&mut cc, &info(1, 1, 10_001));
+        assert_eq!(r.send_window(&cc, SMSS), 11_000);
+        r.on_ack(&mut cc, &info(1, 1, 11_001));
+        assert_eq!(r.send_window(&cc, SMSS), 12_000);
+        assert_eq!(cc.window(), 10_000, "cwnd itself is unchanged");
+        // A cumulative ACK ends it.
+        r.on_ack(&mut cc, &info(1, 2001, 12_001));
+        assert_eq!(r.send_window(&cc, SMSS), cc.window());
+    }
+
+    #[test]
+    fn early_retransmit_lowers_the_threshold_for_small_flights_with_nothing_new_to_send() {
+        // Three segments outstanding, nothing more to send: ER_thresh = 2.
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        let mut a = info(1, 1, 3001);
+        a.can_send_new = false;
+        assert!(!r.on_ack(&mut cc, &a).entered_recovery);
+        assert!(r.on_ack(&mut cc, &a).entered_recovery, "second duplicate triggers with 3 segments out");
+        // With new data available, limited transmit is used instead and the threshold stays 3.
+        let mut cc = self::cc();
+        let mut r = Recovery::new(Seq(0));
+        let b = info(1, 1, 3001);
+        assert!(!r.on_ack(&mut cc, &b).entered_recovery);
+        assert!(!r.on_ack(&mut cc, &b).entered_recovery);
+        assert!(r.on_ack(&mut cc, &b).entered_recovery);
+        // Four or more segments outstanding: no early retransmit.
+        let mut cc = self::cc();
+        let mut r = Recovery::new(Seq(0));
+        let mut c = info(1, 1, 4001);
+        c.can_send_new = false;
+        assert!(!r.on_ack(&mut cc, &c).entered_recovery);
+        assert!(!r.on_ack(&mut cc, &c).entered_recovery);
+    }
+
+    #[test]
+    fn sack_repairs_data_sent_before_a_timeout_without_a_second_reduction() {
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        cc.on_retransmission_timeout(Instant::ZERO, 10_000, SMSS);
+        r.on_rto(Seq(1), Seq(10_001));
+        let (ssthresh, cwnd) = (cc.ssthresh(), cc.window());
+        // Go-back-N resent segment 0 and it was acknowledged; segment 1 is lost again and 2..5
+        // (sent before the RTO) are SACKed.
+        r.on_ack(&mut cc, &info(1, 1001, 10_001));
+        let cwnd_after_ack = cc.window();
+        assert!(cwnd_after_ack > cwnd, "slow start");
+        r.scoreboard.add_block(Seq(2001), Seq(5001), Seq(1001), Seq(10_001));
+        let o = r.on_ack(&mut cc, &sack_info(1001, 1001, 10_001));
+        assert!(o.entered_recovery);
+        assert_eq!(r.phase(), Phase::SackRecovery);
+        assert!(r.retransmit_first_pending());
+        assert_eq!((cc.ssthresh(), cc.window()), (ssthresh, cwnd_after_ack), "no further reduction");
+        // Recovery ends at the RTO's recovery point.
+        let o = r.on_ack(&mut cc, &info(1001, 10_001, 10_001));
+        assert!(o.exited_recovery);
+    }
+
+    #[test]
+    fn a_lost_retransmission_is_resent_once_later_data_is_sacked_after_an_rtt() {
+        let mut cc = cc();
+        let mut r = Recovery::new(Seq(0));
+        let srtt = Duration::from_millis(40);
+        // Segment 0 lost, 1..3 SACKed: recovery, and segment 0 is retransmitted at 0 ms.
+        r.scoreboard.add_block(Seq(1001), Seq(4001), Seq(1), Seq(10_001));
+        let mut a = sack_info(1, 1, 10_001);
+        a.srtt = Some(srtt);
+        assert!(r.on_ack(&mut cc, &a).entered_recovery);
+        r.first_retransmitted(Seq(1), Seq(1001), Seq(10_001), Instant::ZERO);
+        // New data 10_001..12_001 is sent after it; its SACK arrives 50 ms later (> 1.25 SRTT)
+        // while segment 0 is still missing: the retransmission was lost.
+        let mut a = sack_info(1, 1, 12_001);
+        a.srtt = Some(srtt);
+        a.now = Instant::ZERO + Duration::from_millis(50);
+        r.scoreboard.add_block(Seq(10_001), Seq(11_001), Seq(1), Seq(12_001));
+        let before = r.pipe(Seq(1), Seq(12_001), SMSS, 3);
+        r.on_ack(&mut cc, &a);
+        assert_eq!(r.lost_retransmissions(), 1);
+        assert_eq!(r.pipe(Seq(1), Seq(12_001), SMSS, 3), before - 1000, "it left the pipe");
+        assert_eq!(
+            r.next_seg(Seq(1), Seq(12_001), SMSS, 3, true),
+            NextSeg::Retransmit { start: Seq(1), end: Seq(1001), rescue: false },
+            "resent before anything else"
+        );
+        r.sent_retransmission(Seq(1), Seq(1001), false, Seq(12_001), a.now);
+        assert_ne!(
+            r.next_seg(Seq(1), Seq(12_001), SMSS, 3, true),
+            NextSeg::Retransmit { start: Seq(1), end: Seq(1001), rescue: false }
+        );
     }
 }

@@ -320,11 +320,13 @@ impl Connection {
             sack: self.sack_ok,
             dup_thresh: self.cfg.dup_ack_threshold,
             srtt: self.rtt.srtt(),
+            can_send_new: self.data_end() > self.snd_nxt && self.snd_una + self.snd_wnd > self.snd_nxt,
         };
         let outcome = self.recovery.on_ack(self.cc.as_mut(), &info);
         if outcome.entered_recovery {
             self.stats.fast_retransmits += 1;
         }
+        self.stats.lost_retransmissions = self.recovery.lost_retransmissions();
         if self.snd_una > prev_una {
             if self.snd_una == self.snd_max {
                 self.timers.cancel(TimerKind::Retransmit);

@@ -56,6 +56,8 @@ pub struct Stats {
     pub retransmitted_segments: u64,
     /// Loss-recovery episodes started by duplicate ACKs or SACK (fast retransmits).
     pub fast_retransmits: u64,
+    /// Retransmissions found lost from SACK information (and resent) without an RTO.
+    pub lost_retransmissions: u64,
     /// Retransmission timer expirations.
     pub timeouts: u64,
     /// Challenge ACKs sent (RFC 5961).

@@ -137,7 +137,10 @@ impl Connection {
             }
         }
         if self.recovery.phase() == Phase::SackRecovery {
-            let pipe = self.recovery.pipe(self.snd_una, self.snd_max, self.smss, self.cfg.dup_ack_threshold);
+            // After a timeout rewound SND.NXT, everything beyond it (and beyond HighRxt) that was
+            // not SACKed is presumed lost, as the RTO did: it is not in the pipe.
+            let pipe_end = self.snd_nxt.max(self.recovery.high_rxt()).min(self.snd_max);
+            let pipe = self.recovery.pipe(self.snd_una, pipe_end, self.smss, self.cfg.dup_ack_threshold);
             if self.cc.window().saturating_sub(pipe) < self.smss {
                 return None;
             }
@@ -298,8 +301,10 @@ impl Connection {
                     self.snd_max = end;
                 }
                 match plan.kind {
-                    Kind::First => self.recovery.first_retransmitted(end),
-                    Kind::SackRetransmit { rescue } => self.recovery.sent_retransmission(end, rescue),
+                    Kind::First => self.recovery.first_retransmitted(plan.seq, end, self.snd_max, now),
+                    Kind::SackRetransmit { rescue } => {
+                        self.recovery.sent_retransmission(plan.seq, end, rescue, self.snd_max, now)
+                    }
                     _ => {
                         self.snd_nxt = self.snd_nxt.max(end);
                         self.persist_force = false;

@@ -79,11 +79,14 @@ fn newreno_fast_retransmit_and_recovery_with_partial_acks() {
     s.write(&pattern(0, 20_000));
     expect_segments(&mut s, 0, 10);
     s.expect_none();
-    // Segments 0 and 4 are lost. Two duplicate ACKs do nothing...
-    for _ in 0..2 {
+    // Segments 0 and 4 are lost. The first two duplicate ACKs each let one new segment out
+    // (RFC 3042 limited transmit) without changing cwnd...
+    for i in 0..2 {
         let _ = s.inject(&seg(".", P, D));
+        check(&s.expect(), ".", D + 10_000 + i * 1000, P, 1000);
         s.expect_none();
     }
+    assert!(!s.conn.in_recovery());
     // ...the third triggers the fast retransmit.
     let _ = s.inject(&seg(".", P, D));
     let (r, bytes) = s.expect_data();
@@ -91,32 +94,32 @@ fn newreno_fast_retransmit_and_recovery_with_partial_acks() {
     assert_eq!(bytes, pattern(0, 1000));
     assert!(s.conn.in_recovery());
     assert_eq!(s.conn.stats().fast_retransmits, 1);
-    assert_eq!(s.conn.ssthresh(), 5000);
-    assert_eq!(s.conn.congestion_window(), 8000, "ssthresh + 3·SMSS");
+    assert_eq!(s.conn.ssthresh(), 6000, "FlightSize (12 segments) / 2");
+    assert_eq!(s.conn.congestion_window(), 9000, "ssthresh + 3·SMSS");
     s.expect_none();
-    // Each further duplicate inflates by one SMSS; at 11000 one new segment fits.
-    for _ in 0..2 {
+    // Each further duplicate inflates by one SMSS; at 13000 one new segment fits.
+    for _ in 0..3 {
         let _ = s.inject(&seg(".", P, D));
         s.expect_none();
     }
     let _ = s.inject(&seg(".", P, D));
-    assert_eq!(s.conn.congestion_window(), 11_000);
-    check(&s.expect(), ".", D + 10_000, P, 1000);
+    assert_eq!(s.conn.congestion_window(), 13_000);
+    check(&s.expect(), ".", D + 12_000, P, 1000);
     s.expect_none();
     // Partial ACK up to the second hole: retransmit it at once, deflate by 4000 and add one SMSS.
     let _ = s.inject(&seg(".", P, D + 4000));
-    assert_eq!(s.conn.congestion_window(), 8000);
+    assert_eq!(s.conn.congestion_window(), 10_000);
     check(&s.expect(), ".", D + 4000, P, 1000);
-    check(&s.expect(), ".", D + 11_000, P, 1000);
+    check(&s.expect(), ".", D + 13_000, P, 1000);
     s.expect_none();
     assert!(s.conn.in_recovery());
     // Full ACK (covers everything sent when recovery began): leave recovery with
-    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) = min(5000, 1000 + 1000).
-    let _ = s.inject(&seg(".", P, D + 11_000));
+    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) = min(6000, 2000 + 1000).
+    let _ = s.inject(&seg(".", P, D + 12_000));
     assert!(!s.conn.in_recovery());
-    assert_eq!(s.conn.congestion_window(), 2000);
+    assert_eq!(s.conn.congestion_window(), 3000);
     assert_eq!(s.conn.stats().retransmitted_segments, 2);
-    check(&s.expect(), ".", D + 12_000, P, 1000);
+    check(&s.expect(), ".", D + 14_000, P, 1000);
     s.expect_none();
 }
 
@@ -143,33 +146,38 @@ fn sack_recovery_retransmits_holes_by_rfc6675() {
     assert!(s.conn.negotiated().sack);
     s.write(&pattern(0, 20_000));
     expect_segments(&mut s, 0, 10);
-    // Segments 0 and 2 are lost; SACKs arrive for 1, then 3, then 4.
+    // Segments 0 and 2 are lost; SACKs arrive for 1, then 3 (each letting one new segment out by
+    // limited transmit), then 4.
     let k = |i: u32| D + i * 1000;
     let _ = s.inject(&seg(".", P, D).sack(&[(k(1), k(2))]));
+    check(&s.expect(), ".", k(10), P, 1000);
     s.expect_none();
     let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(4)), (k(1), k(2))]));
+    check(&s.expect(), ".", k(11), P, 1000);
     s.expect_none();
     let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(5)), (k(1), k(2))]));
     assert!(s.conn.in_recovery());
-    assert_eq!(s.conn.congestion_window(), 5000, "RFC 6675: cwnd = ssthresh, no inflation");
+    assert_eq!(s.conn.congestion_window(), 6000, "RFC 6675: cwnd = ssthresh = 12 segments / 2, no inflation");
     // The first hole is retransmitted at once; segment 2 is not yet deemed lost.
     check(&s.expect(), ".", k(0), P, 1000);
     s.expect_none();
-    // 5 and 6 arrive: more than 2·SMSS SACKed above segment 2 makes it lost, and the pipe
-    // (unSACKed 7..9 = 3000 plus the retransmission = 4000) leaves room for one segment.
+    // 5, 6 and 7 arrive: more than 2·SMSS SACKed above segment 2 makes it lost, and the pipe
+    // (unSACKed 8..11 = 4000 plus the retransmission = 5000) leaves room for one segment.
     let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(6)), (k(1), k(2))]));
     s.expect_none();
     let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(7)), (k(1), k(2))]));
+    s.expect_none();
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(3), k(8)), (k(1), k(2))]));
     check(&s.expect(), ".", k(2), P, 1000);
     s.expect_none();
-    // The retransmitted segment 0 arrives: partial ACK up to segment 2; 7 arrives too. Now the
-    // pipe is 8..9 (2000) + retransmitted 2 (1000): rule 2 sends new data.
-    let _ = s.inject(&seg(".", P, k(2)).sack(&[(k(3), k(8))]));
-    check(&s.expect(), ".", k(10), P, 1000);
-    check(&s.expect(), ".", k(11), P, 1000);
+    // The retransmitted segment 0 arrives: partial ACK up to segment 2; 8 arrives too. Now the
+    // pipe is 9..11 (3000) + retransmitted 2 (1000): rule 2 sends new data.
+    let _ = s.inject(&seg(".", P, k(2)).sack(&[(k(3), k(9))]));
+    check(&s.expect(), ".", k(12), P, 1000);
+    check(&s.expect(), ".", k(13), P, 1000);
     s.expect_none();
     // Everything up to the recovery point is acknowledged: recovery ends.
-    let _ = s.inject(&seg(".", P, k(10)));
+    let _ = s.inject(&seg(".", P, k(12)));
     assert!(!s.conn.in_recovery());
     assert_eq!(s.conn.stats().fast_retransmits, 1);
     assert_eq!(s.conn.stats().retransmitted_segments, 2);
