@@ -15,6 +15,8 @@
 //!
 //! Needs root, /dev/net/tun and `ip`; otherwise it prints why and exits successfully.
 //!
+//! `BRAID_TUN_VERBOSE=1` also prints every run with the packets it read and wrote.
+//!
 //! `cargo bench -p braid-stack --bench tun`
 
 #[path = "tun/braid_side.rs"]
@@ -39,7 +41,7 @@ use link::TunLink;
 use setup::{find_tool, Namespace};
 
 /// Socket buffer size on the userspace side, for both stacks.
-pub const BUFFER: usize = 1 << 20;
+pub const BUFFER: usize = 256 * 1024;
 /// Longest sleep of an idle stack loop.
 pub const IDLE_CAP: Duration = Duration::from_millis(5);
 /// Longest a single run may take before it counts as failed.
@@ -181,6 +183,7 @@ fn one_run(
         return Err(abandon(child, format!("kernel side did not start: {line:?}")));
     }
     link.drain();
+    let (rx_before, tx_before) = (link.rx_packets, link.tx_packets);
     let result = match kind {
         StackKind::Braid => braid_side::transfer(link, local, addr, direction, bytes, LIMIT),
         StackKind::Smoltcp => smoltcp_side::transfer(link, local, port + 20_000, addr, direction, bytes, LIMIT),
@@ -189,6 +192,15 @@ fn one_run(
         Ok(elapsed) => elapsed,
         Err(e) => return Err(abandon(child, format!("{kind:?} {direction:?}: {e}"))),
     };
+    if std::env::var_os("BRAID_TUN_VERBOSE").is_some() {
+        eprintln!(
+            "{kind:?} {direction:?} MTU {}: {:.0} MB/s, {} packets in, {} out",
+            link.mtu(),
+            bytes as f64 / elapsed.as_secs_f64() / 1e6,
+            link.rx_packets - rx_before,
+            link.tx_packets - tx_before
+        );
+    }
     line.clear();
     reader.read_line(&mut line).map_err(|e| e.to_string())?;
     let status = child.wait().map_err(|e| e.to_string())?;

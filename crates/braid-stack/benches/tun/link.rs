@@ -18,18 +18,26 @@ pub struct TunLink {
     mtu: usize,
     poll: Poll,
     events: Events,
+    /// Packets read from and written to the descriptor (for the verbose report).
+    pub rx_packets: u64,
+    pub tx_packets: u64,
 }
 
 impl TunLink {
     pub fn new(tun: Tun, mtu: usize) -> std::io::Result<TunLink> {
         let poll = Poll::new()?;
         poll.registry().register(&mut SourceFd(&tun.as_raw_fd()), Token(0), Interest::READABLE)?;
-        Ok(TunLink { tun, mtu, poll, events: Events::with_capacity(4) })
+        Ok(TunLink { tun, mtu, poll, events: Events::with_capacity(4), rx_packets: 0, tx_packets: 0 })
     }
 
     /// Follows a change of the link's MTU (made on the kernel's side with `ip link`).
     pub fn set_mtu(&mut self, mtu: usize) {
         self.mtu = mtu;
+    }
+
+    /// The link MTU the stacks are told.
+    pub fn mtu(&self) -> usize {
+        self.mtu
     }
 
     /// Sleeps until the TUN device is readable or `timeout` passes.
@@ -43,10 +51,13 @@ impl TunLink {
         while self.tun.recv(&mut buf).is_ok() {}
     }
 
-    fn recv(&self, buf: &mut [u8]) -> Option<usize> {
+    fn recv(&mut self, buf: &mut [u8]) -> Option<usize> {
         loop {
             match self.tun.recv(buf) {
-                Ok(len) => return Some(len),
+                Ok(len) => {
+                    self.rx_packets += 1;
+                    return Some(len);
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => return None,
             }
@@ -69,7 +80,10 @@ impl Device for TunLink {
 
     fn transmit(&mut self, _now: Instant, packet: &[u8]) -> Result<(), TransmitError> {
         match self.tun.send(packet) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.tx_packets += 1;
+                Ok(())
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock => Err(TransmitError::Full),
             Err(_) => Err(TransmitError::Failed),
         }
@@ -93,7 +107,7 @@ impl<'a> SmolTun<'a> {
 pub struct SmolRx<'a>(&'a [u8]);
 
 pub struct SmolTx<'a> {
-    link: &'a TunLink,
+    link: &'a mut TunLink,
     buf: &'a mut Vec<u8>,
 }
 
@@ -108,7 +122,9 @@ impl smoltcp::phy::TxToken for SmolTx<'_> {
         self.buf.resize(len, 0);
         let result = f(&mut self.buf[..len]);
         // A refused packet is lost like on any link; TCP retransmits it.
-        let _ = self.link.tun.send(&self.buf[..len]);
+        if self.link.tun.send(&self.buf[..len]).is_ok() {
+            self.link.tx_packets += 1;
+        }
         result
     }
 }
@@ -130,7 +146,7 @@ impl smoltcp::phy::Device for SmolTun<'_> {
     }
 
     fn transmit(&mut self, _: smoltcp::time::Instant) -> Option<SmolTx<'_>> {
-        Some(SmolTx { link: self.link, buf: &mut self.tx })
+        Some(SmolTx { link: &mut *self.link, buf: &mut self.tx })
     }
 
     fn capabilities(&self) -> smoltcp::phy::DeviceCapabilities {

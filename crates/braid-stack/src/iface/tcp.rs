@@ -70,15 +70,18 @@ pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_
     }
 }
 
-/// Acts on a connection's signals: the answer segment, the endpoint's bookkeeping, and output.
+/// Acts on a connection's signals: the answer segment and the endpoint's bookkeeping.
+///
+/// What the connection itself has to send (`may_send`) is left for the end of the poll, when
+/// [`transmit`] visits every connection: by then the whole receive batch has been processed, so
+/// one ACK covers every segment of the batch (as GRO does for the kernel) and data freed by
+/// several ACKs leaves in one burst. Over a TUN device each packet is a system call, so this
+/// halves the packets a bulk receiver writes.
 fn after_signals<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, key: SlotKey, tuple: FourTuple, signals: &Signals) {
     if let Some(answer) = &signals.answer {
         send_control(ctx, tuple, answer);
     }
     ctx.sockets.tcp.after_signals(key, signals);
-    if signals.may_send {
-        transmit_stream(ctx, key);
-    }
     ctx.sockets.tcp.reap(key);
 }
 
