@@ -21,8 +21,8 @@
 //! The test asks for at least half of the `C = 1.22` figure (≈ 0.70× the delayed-ACK figure):
 //! the transfer includes slow start and only about a hundred losses, so some runs land below the
 //! long-run average (measured: 0.89–0.96×). A sender that needs timeouts to recover falls well
-//! under half: this stack before limited transmit, lost-retransmission detection and SACK repair
-//! after an RTO took one or two timeouts per run, i.e. 0.2–0.4 s on top of 0.12 s. It also asks
+//! under half: this stack before limited transmit, lost-retransmission detection, tail loss
+//! probes and SACK repair after an RTO took one or two timeouts per run, i.e. 0.2–0.4 s on top of 0.12 s. It also asks
 //! that retransmission timeouts stay under a tenth of the loss recoveries.
 
 mod common;
@@ -108,7 +108,7 @@ fn goodput_under_one_percent_loss_meets_the_newreno_model() {
         let s = run.sender;
         eprintln!(
             "seed {seed}: {bytes} B in {:?}: {:.0} B/s = {:.2} × model {model:.0} B/s; {} packets lost on the link; \
-             sender: {} retransmitted, {} recoveries, {} timeouts, {} lost retransmissions",
+             sender: {} retransmitted, {} recoveries, {} timeouts, {} lost retransmissions, {} loss probes",
             run.elapsed,
             goodput,
             goodput / model,
@@ -116,7 +116,8 @@ fn goodput_under_one_percent_loss_meets_the_newreno_model() {
             s.retransmitted_segments,
             s.fast_retransmits,
             s.timeouts,
-            s.lost_retransmissions
+            s.lost_retransmissions,
+            s.loss_probes
         );
         assert!(run.lost_packets > 10, "the link really lost packets");
         assert!(goodput >= 0.5 * model, "seed {seed}: {goodput:.0} B/s is below half the model's {model:.0} B/s");

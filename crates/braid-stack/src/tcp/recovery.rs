@@ -14,6 +14,10 @@
 //!   to send, the duplicate-ACK threshold drops to the outstanding segments minus one.
 //! * **Lost retransmissions** are detected from SACK information (see
 //!   [`RetransmitLog`](super::lost_retransmit::RetransmitLog)) and resent within recovery.
+//! * **Tail loss probes** (RFC 8985 §7, the connection sends them): when an ACK SACKs the probe
+//!   while `SND.UNA` is still missing, the data below the probe, sent at least a probe timeout
+//!   earlier, is lost (RACK's rule applied to the one segment whose send time is known), and
+//!   recovery starts without waiting for DupThresh.
 //! * **SACK after a timeout**: duplicate ACKs for data sent before an RTO may not start a new
 //!   recovery (RFC 6582 §3.2 step 4, RFC 6675 §5.1), but when the scoreboard proves a hole lost,
 //!   SACK recovery repairs it *without a further window reduction*, instead of waiting for another,
@@ -120,6 +124,8 @@ pub struct Recovery {
     lost_rxt: RetransmitLog,
     /// Lost retransmissions detected (for statistics).
     lost_retransmissions: u64,
+    /// End of the outstanding tail loss probe, until an ACK covers it or recovery starts.
+    probe_end: Option<Seq>,
 }
 
 impl Recovery {
@@ -137,6 +143,7 @@ impl Recovery {
             scoreboard: Scoreboard::new(iss),
             lost_rxt: RetransmitLog::default(),
             lost_retransmissions: 0,
+            probe_end: None,
         }
     }
 
@@ -158,6 +165,16 @@ impl Recovery {
     /// Retransmissions found lost (SACKed data sent after them) since the connection opened.
     pub fn lost_retransmissions(&self) -> u64 {
         self.lost_retransmissions
+    }
+
+    /// True while a tail loss probe is outstanding (at most one until an ACK covers it).
+    pub fn probe_outstanding(&self) -> bool {
+        self.probe_end.is_some()
+    }
+
+    /// A tail loss probe ending at `end` was sent.
+    pub fn probe_sent(&mut self, end: Seq) {
+        self.probe_end = Some(end);
     }
 
     /// True when the segment at `SND.UNA` must be retransmitted at once.
@@ -185,6 +202,9 @@ impl Recovery {
         if a.ack > a.prev_una {
             let acked = a.ack.since(a.prev_una);
             self.dup_acks = 0;
+            if self.probe_end.is_some_and(|end| a.ack >= end) {
+                self.probe_end = None;
+            }
             match self.phase {
                 Phase::Open => cc.on_ack(&AckEvent { now: a.now, acked, flight_before, smss: a.smss, srtt: a.srtt }),
                 Phase::FastRecovery | Phase::SackRecovery if a.ack >= self.recover => {
@@ -219,7 +239,8 @@ impl Recovery {
             Phase::Open => {
                 self.dup_acks += 1;
                 let thresh = self.effective_dup_thresh(a, flight_before);
-                let lost = a.sack && self.scoreboard.is_lost(a.ack, a.smss, thresh);
+                let probe_sacked = self.probe_end.is_some_and(|end| self.scoreboard.is_sacked(end - 1u32));
+                let lost = a.sack && (probe_sacked || self.scoreboard.is_lost(a.ack, a.smss, thresh));
                 if (self.dup_acks >= thresh || lost) && a.ack >= self.recover {
                     self.enter(cc, a, flight_before);
                     out.entered_recovery = true;
@@ -261,6 +282,7 @@ impl Recovery {
         self.high_rxt = a.ack;
         self.rescue_rxt = None;
         self.lost_rxt.clear();
+        self.probe_end = None;
     }
 
     fn enter(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo, flight_size: u32) {
@@ -271,6 +293,7 @@ impl Recovery {
         self.high_rxt = a.ack;
         self.rescue_rxt = None;
         self.lost_rxt.clear();
+        self.probe_end = None;
         if a.sack {
             self.phase = Phase::SackRecovery;
             self.inflation = 0;
@@ -294,6 +317,7 @@ impl Recovery {
         self.rescue_rxt = None;
         self.scoreboard.clear();
         self.lost_rxt.clear();
+        self.probe_end = None;
     }
 
     /// The first-segment retransmission `[start, end)` was sent at `now` (`snd_max` is the

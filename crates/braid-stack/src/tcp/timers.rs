@@ -20,15 +20,23 @@ pub enum TimerKind {
     KeepAlive,
     /// TIME-WAIT (2·MSL) or the FIN-WAIT-2 limit ran out: the connection closes.
     Close,
+    /// Tail loss probe (RFC 8985 §7): no ACK for about two round trips, send one probe segment.
+    LossProbe,
 }
 
-const KINDS: [TimerKind; 5] =
-    [TimerKind::Retransmit, TimerKind::DelayedAck, TimerKind::Persist, TimerKind::KeepAlive, TimerKind::Close];
+const KINDS: [TimerKind; 6] = [
+    TimerKind::Retransmit,
+    TimerKind::DelayedAck,
+    TimerKind::Persist,
+    TimerKind::KeepAlive,
+    TimerKind::Close,
+    TimerKind::LossProbe,
+];
 
 /// One optional deadline per [`TimerKind`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timers {
-    deadlines: [Option<Instant>; 5],
+    deadlines: [Option<Instant>; 6],
 }
 
 fn index(kind: TimerKind) -> usize {
@@ -38,6 +46,7 @@ fn index(kind: TimerKind) -> usize {
         TimerKind::Persist => 2,
         TimerKind::KeepAlive => 3,
         TimerKind::Close => 4,
+        TimerKind::LossProbe => 5,
     }
 }
 
@@ -72,7 +81,7 @@ impl Timers {
 
     /// Disarms everything (the connection closed).
     pub fn clear(&mut self) {
-        self.deadlines = [None; 5];
+        self.deadlines = [None; 6];
     }
 
     /// The earliest armed deadline.

@@ -334,6 +334,11 @@ impl Connection {
                 // RFC 6298 (5.3): restart the timer on an ACK of new data.
                 self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
             }
+            self.arm_loss_probe(now);
+        }
+        if outcome.entered_recovery {
+            self.loss_probe_pending = false;
+            self.timers.cancel(TimerKind::LossProbe);
         }
         if self.fin_acked() {
             match self.state {

@@ -35,6 +35,10 @@ use crate::time::Instant;
 /// Bytes the timestamps option takes in every segment once negotiated (NOP NOP + 10).
 const TIMESTAMPS_LEN: u32 = 12;
 
+/// Floor of the tail-loss-probe timeout, so a sub-millisecond SRTT (and the millisecond
+/// resolution of timestamp samples) cannot turn probes into a stream of spurious retransmissions.
+pub const MIN_PROBE_TIMEOUT: Duration = Duration::from_millis(10);
+
 /// Counters a connection keeps about itself, for tests, metrics and `show`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -58,6 +62,8 @@ pub struct Stats {
     pub fast_retransmits: u64,
     /// Retransmissions found lost from SACK information (and resent) without an RTO.
     pub lost_retransmissions: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub loss_probes: u64,
     /// Retransmission timer expirations.
     pub timeouts: u64,
     /// Challenge ACKs sent (RFC 5961).
@@ -174,6 +180,8 @@ pub struct Connection {
     // Pending control transmissions.
     send_syn: bool,
     probe_pending: bool,
+    /// The loss-probe timer fired: the next data segment is a tail loss probe.
+    loss_probe_pending: bool,
     persist_force: bool,
     challenge_window: Instant,
     challenge_count: u32,
@@ -245,6 +253,7 @@ impl Connection {
             last_data_sent: now,
             send_syn: false,
             probe_pending: false,
+            loss_probe_pending: false,
             persist_force: false,
             challenge_window: now,
             challenge_count: 0,
@@ -670,6 +679,31 @@ impl Connection {
         self.state = State::TimeWait;
         self.timers.clear();
         self.timers.set(TimerKind::Close, now + self.cfg.time_wait);
+    }
+
+    /// Arms the tail-loss-probe timer (RFC 8985 §7.2) while data is outstanding outside loss
+    /// recovery, when SACK is on (RFC 8985 requires it: the probe's SACK is what reveals the loss
+    /// below it): PTO = 2·SRTT, at least [`MIN_PROBE_TIMEOUT`], and only when it fires before the
+    /// retransmission timer. With a single segment outstanding no probe is armed (RFC 8985 would
+    /// add the peer's worst-case delayed-ACK time, which reaches the RTO here anyway); nor while a
+    /// probe is outstanding or before an RTT sample exists.
+    fn arm_loss_probe(&mut self, now: Instant) {
+        let flight = self.snd_max.since(self.snd_una);
+        let eligible = self.sack_ok
+            && self.recovery.phase() == Phase::Open
+            && !self.recovery.probe_outstanding()
+            && flight > self.smss
+            && matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+            );
+        let at = self.rtt.srtt().map(|srtt| now + (srtt * 2).max(MIN_PROBE_TIMEOUT));
+        match at {
+            Some(at) if eligible && self.timers.get(TimerKind::Retransmit).is_some_and(|rto| at < rto) => {
+                self.timers.set(TimerKind::LossProbe, at)
+            }
+            _ => self.timers.cancel(TimerKind::LossProbe),
+        }
     }
 
     fn persist_interval(&self) -> Duration {

@@ -34,6 +34,9 @@ pub(super) enum Kind {
     Ack,
     /// A zero-window or keep-alive probe: `SEG.SEQ = SND.UNA - 1`, no data.
     Probe,
+    /// A tail loss probe (RFC 8985 §7.3): one new segment if the peer's window allows, otherwise
+    /// the last segment sent again; outside the congestion window.
+    LossProbe,
 }
 
 /// A decided but not yet committed segment.
@@ -136,6 +139,11 @@ impl Connection {
                 }
             }
         }
+        if self.loss_probe_pending && outstanding && self.recovery.phase() == Phase::Open {
+            if let Some(plan) = self.loss_probe_plan(max_payload) {
+                return Some(plan);
+            }
+        }
         if self.recovery.phase() == Phase::SackRecovery {
             // After a timeout rewound SND.NXT, everything beyond it (and beyond HighRxt) that was
             // not SACKed is presumed lost, as the RTO did: it is not in the pipe.
@@ -162,6 +170,19 @@ impl Connection {
             };
         }
         self.sequential_plan(max_payload, false)
+    }
+
+    /// RFC 8985 §7.3: new data when available and the receive window allows (not after a timeout
+    /// rewound `SND.NXT`), else the last segment sent.
+    fn loss_probe_plan(&self, max_payload: usize) -> Option<Plan> {
+        if self.snd_nxt == self.snd_max {
+            if let Some(plan) = self.sequential_plan(max_payload, true).filter(|p| p.len > 0) {
+                return Some(Plan { kind: Kind::LossProbe, ..plan });
+            }
+        }
+        let end = self.data_end().min(self.snd_max);
+        let len = (end.since(self.snd_una) as usize).min(max_payload);
+        self.range_plan(end - len as u32, len, Kind::LossProbe)
     }
 
     /// A retransmission of already-sent sequence space starting at `start`, with at most `len`
@@ -286,7 +307,7 @@ impl Connection {
                 }
                 self.timers.set_if_idle(TimerKind::Retransmit, now + self.rtt.rto());
             }
-            Kind::First | Kind::SackRetransmit { .. } | Kind::Sequential => {
+            Kind::First | Kind::SackRetransmit { .. } | Kind::Sequential | Kind::LossProbe => {
                 if plan.seq < self.snd_max {
                     self.stats.retransmitted_segments += 1;
                     // Karn: a timed segment that is retransmitted gives no sample.
@@ -305,13 +326,28 @@ impl Connection {
                     Kind::SackRetransmit { rescue } => {
                         self.recovery.sent_retransmission(plan.seq, end, rescue, self.snd_max, now)
                     }
+                    Kind::LossProbe => {
+                        self.loss_probe_pending = false;
+                        self.stats.loss_probes += 1;
+                        self.recovery.probe_sent(end);
+                        self.snd_nxt = self.snd_nxt.max(end);
+                    }
                     _ => {
                         self.snd_nxt = self.snd_nxt.max(end);
                         self.persist_force = false;
                     }
                 }
                 self.last_data_sent = now;
-                self.timers.set_if_idle(TimerKind::Retransmit, now + self.rtt.rto());
+                if plan.kind == Kind::LossProbe {
+                    // RFC 8985 §7.3: the RTO restarts from the probe; no second probe until an ACK.
+                    self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+                    self.timers.cancel(TimerKind::LossProbe);
+                } else {
+                    self.timers.set_if_idle(TimerKind::Retransmit, now + self.rtt.rto());
+                    if plan.kind == Kind::Sequential {
+                        self.arm_loss_probe(now);
+                    }
+                }
                 self.timers.cancel(TimerKind::Persist);
             }
         }

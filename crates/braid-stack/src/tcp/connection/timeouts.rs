@@ -3,6 +3,7 @@
 
 use super::Connection;
 use crate::tcp::error::ConnectionError;
+use crate::tcp::recovery::Phase;
 use crate::tcp::signals::Signals;
 use crate::tcp::state::State;
 use crate::tcp::timers::TimerKind;
@@ -18,6 +19,11 @@ impl Connection {
             match kind {
                 TimerKind::Retransmit => self.on_retransmit_timeout(now, &mut sig),
                 TimerKind::DelayedAck => self.ack_now = true,
+                TimerKind::LossProbe => {
+                    let outstanding = self.snd_max > self.snd_una;
+                    self.loss_probe_pending =
+                        outstanding && self.recovery.phase() == Phase::Open && !self.recovery.probe_outstanding();
+                }
                 TimerKind::Persist => self.on_persist_timeout(&mut sig),
                 TimerKind::KeepAlive => self.on_keep_alive_timeout(now, &mut sig),
                 TimerKind::Close => {
@@ -64,6 +70,8 @@ impl Connection {
                 let flight = self.snd_max.since(self.snd_una);
                 self.cc.on_retransmission_timeout(now, flight, self.smss);
                 self.recovery.on_rto(self.snd_una, self.snd_max);
+                self.loss_probe_pending = false;
+                self.timers.cancel(TimerKind::LossProbe);
                 self.snd_nxt = self.snd_una;
                 self.rtt_timing = None;
                 self.rtt.back_off();

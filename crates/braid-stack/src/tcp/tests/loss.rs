@@ -196,3 +196,54 @@ fn sack_blocks_outside_the_window_do_not_count() {
     assert!(!s.conn.in_recovery());
     s.expect_none();
 }
+
+fn sack_config() -> TcpConfig {
+    TcpConfig { sack: true, ..ten_segment_config() }
+}
+
+#[test]
+fn a_tail_loss_probe_after_two_rtts_turns_a_silent_tail_into_fast_recovery() {
+    let mut s = Script::established_with(&sack_config(), seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    s.write(&pattern(0, 4000));
+    expect_segments(&mut s, 0, 4);
+    // SRTT is 100 ms: the probe goes out 2·SRTT after the last send, before the 300 ms RTO. With
+    // nothing new to send it repeats the last segment.
+    let (at, probe) = s.next_emission(Duration::from_secs(1)).unwrap();
+    assert_eq!(at.as_millis(), 300);
+    check(&probe, ".", D + 3000, P, 1000);
+    assert_eq!(s.conn.stats().loss_probes, 1);
+    assert_eq!(s.conn.timer(TimerKind::Retransmit).map(|t| t.as_millis()), Some(600), "RTO restarts");
+    assert_eq!(s.conn.timer(TimerKind::LossProbe), None, "one probe until an ACK");
+    // The probe arrives, segments 0..2 did not: the probe's SACK proves them lost.
+    s.at(350);
+    let _ = s.inject(&seg(".", P, D).sack(&[(D + 3000, D + 4000)]));
+    assert!(s.conn.in_recovery());
+    check(&s.expect(), ".", D, P, 1000);
+    assert_eq!(s.conn.stats().fast_retransmits, 1);
+    assert_eq!(s.conn.stats().timeouts, 0);
+}
+
+#[test]
+fn a_tail_loss_probe_whose_acks_were_lost_costs_no_window() {
+    let mut s = Script::established_with(&sack_config(), seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    s.write(&pattern(0, 4000));
+    expect_segments(&mut s, 0, 4);
+    let cwnd = s.conn.congestion_window();
+    let (_, probe) = s.next_emission(Duration::from_secs(1)).unwrap();
+    check(&probe, ".", D + 3000, P, 1000);
+    // Everything had arrived; only the ACKs were lost. The probe's ACK covers it all.
+    s.at(350);
+    let _ = s.inject(&seg(".", P, D + 4000));
+    assert!(!s.conn.in_recovery());
+    assert!(s.conn.congestion_window() >= cwnd);
+    assert_eq!(s.conn.timer(TimerKind::Retransmit), None);
+    assert_eq!(s.conn.timer(TimerKind::LossProbe), None);
+    // Without SACK no probe is armed (RFC 8985 depends on it): the RTO fires at 400 ms.
+    let mut plain = Script::established(&ten_segment_config());
+    plain.write(&pattern(0, 4000));
+    expect_segments(&mut plain, 0, 4);
+    let (at, again) = plain.next_emission(Duration::from_secs(1)).unwrap();
+    assert_eq!(at.as_millis(), 400);
+    check(&again, ".", D, P, 1000);
+    assert_eq!(plain.conn.stats().loss_probes, 0);
+}
