@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::harness::*;
-use crate::tcp::{ConnectionError, State, TcpConfig, TimerKind};
+use crate::tcp::{ConnectionError, Seq, State, TcpConfig, TimerKind};
 
 const D: u32 = ISS + 1;
 const P: u32 = PEER_ISS + 1;
@@ -246,4 +246,27 @@ fn a_tail_loss_probe_whose_acks_were_lost_costs_no_window() {
     assert_eq!(at.as_millis(), 400);
     check(&again, ".", D, P, 1000);
     assert_eq!(plain.conn.stats().loss_probes, 0);
+}
+
+#[test]
+fn with_timestamps_the_ack_of_a_retransmission_resets_the_backed_off_rto() {
+    // RFC 7323 §4: an echoed timestamp names the transmission it answers, so unlike Karn's rule
+    // without timestamps, the first ACK after a timeout gives a sample and ends the back-off.
+    let cfg = TcpConfig { timestamps: true, sack: true, ..ten_segment_config() };
+    let mut s = Script::established_with(&cfg, seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok().ts(1000, 0));
+    let base = s.conn.rtt().rto();
+    s.write(&pattern(0, 500));
+    let first = s.expect();
+    assert_eq!(first.seq, Seq(D));
+    let (at, again) = s.next_emission(Duration::from_secs(5)).unwrap();
+    assert_eq!(again.seq, Seq(D));
+    assert_eq!(at, s.now);
+    assert_eq!(s.conn.rtt().backoff(), 1);
+    assert_eq!(s.conn.rtt().rto(), base * 2);
+    let (tsval, _) = again.options.timestamps.expect("timestamps negotiated");
+    s.at(at.as_millis() + 40);
+    let _ = s.inject(&seg(".", P, D + 500).ts(1001, tsval));
+    assert_eq!(s.conn.rtt().backoff(), 0, "the sample ended the back-off");
+    // SRTT = 7/8·100 + 1/8·40 = 92.5 ms; RTTVAR = 3/4·50 + 1/4·60 = 52.5 ms: 302.5 ms, not 600.
+    assert_eq!(s.conn.rtt().rto(), Duration::from_micros(302_500));
 }
