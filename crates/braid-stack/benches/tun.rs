@@ -7,8 +7,10 @@
 //! process as 198.19.X.2. For each run a child process inside the namespace (this binary with
 //! `--kernel-side`, std::net) listens; the stack connects and either sends `BRAID_TUN_MB`
 //! (default 200) megabytes to it ("upload": the kernel reads until the stack's FIN) or receives
-//! as much from it ("download"). The time runs from connect to the kernel's FIN. 1 MiB socket
-//! buffers on the stack's side, checksums computed and verified by both stacks, the stack's loop
+//! as much from it ("download"). The time runs from connect to the kernel's FIN. 256 KiB socket
+//! buffers on the stack's side (with 1 MiB, smoltcp 0.12.0 panics in `last_scaled_window`
+//! while receiving from the kernel, smoltcp issue #1048), checksums computed and verified by
+//! both stacks, the stack's loop
 //! sleeping on the descriptor (mio) whenever it has nothing to do. Runs alternate between the
 //! stacks; each cell is the median of `BRAID_TUN_RUNS` (default 7) runs and, in brackets, the
 //! best one.
