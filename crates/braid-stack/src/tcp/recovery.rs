@@ -206,7 +206,17 @@ impl Recovery {
                 self.probe_end = None;
             }
             match self.phase {
-                Phase::Open => cc.on_ack(&AckEvent { now: a.now, acked, flight_before, smss: a.smss, srtt: a.srtt }),
+                Phase::Open => {
+                    cc.on_ack(&AckEvent { now: a.now, acked, flight_before, smss: a.smss, srtt: a.srtt });
+                    // A cumulative ACK that SACKs the tail loss probe while data below it is still
+                    // missing proves that data lost (RFC 6675 §5 counts such an ACK as the first
+                    // duplicate). Only the probe's evidence is used here: applying IsLost to every
+                    // cumulative ACK measurably started more recoveries in the simulated network.
+                    if a.sack && a.newly_sacked && a.snd_max > a.ack && self.probe_sacked() {
+                        self.dup_acks = 1;
+                        out.entered_recovery = self.check_open_loss(cc, a, flight_before);
+                    }
+                }
                 Phase::FastRecovery | Phase::SackRecovery if a.ack >= self.recover => {
                     self.phase = Phase::Open;
                     self.inflation = 0;
@@ -238,22 +248,35 @@ impl Recovery {
         match self.phase {
             Phase::Open => {
                 self.dup_acks += 1;
-                let thresh = self.effective_dup_thresh(a, flight_before);
-                let probe_sacked = self.probe_end.is_some_and(|end| self.scoreboard.is_sacked(end - 1u32));
-                let lost = a.sack && (probe_sacked || self.scoreboard.is_lost(a.ack, a.smss, thresh));
-                if (self.dup_acks >= thresh || lost) && a.ack >= self.recover {
-                    self.enter(cc, a, flight_before);
-                    out.entered_recovery = true;
-                } else if lost {
-                    // Data sent before an RTO: repair it with SACK, without reducing again.
-                    self.enter_after_timeout(a);
-                    out.entered_recovery = true;
-                }
+                out.entered_recovery = self.check_open_loss(cc, a, flight_before);
             }
             Phase::FastRecovery => self.inflation += i64::from(a.smss),
             Phase::SackRecovery => self.detect_lost_retransmissions(a),
         }
         out
+    }
+
+    /// Outside recovery, after `dup_acks` was updated: starts recovery when DupThresh duplicate
+    /// ACKs arrived, IsLost(HighACK + 1) holds, or the tail loss probe was SACKed while
+    /// `SND.UNA` is still missing. Returns true when recovery started.
+    fn check_open_loss(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo, flight: u32) -> bool {
+        let thresh = self.effective_dup_thresh(a, flight);
+        let lost = a.sack && (self.probe_sacked() || self.scoreboard.is_lost(a.ack, a.smss, thresh));
+        if (self.dup_acks >= thresh || lost) && a.ack >= self.recover {
+            self.enter(cc, a, flight);
+            true
+        } else if lost {
+            // Data sent before an RTO: repair it with SACK, without reducing again.
+            self.enter_after_timeout(a);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The outstanding tail loss probe was SACKed.
+    fn probe_sacked(&self) -> bool {
+        self.probe_end.is_some_and(|end| self.scoreboard.is_sacked(end - 1u32))
     }
 
     /// DupThresh, lowered by RFC 5827 early retransmit when fewer than four segments are

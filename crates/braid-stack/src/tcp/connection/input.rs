@@ -338,7 +338,7 @@ impl Connection {
         }
         if outcome.entered_recovery {
             self.loss_probe_pending = false;
-            self.timers.cancel(TimerKind::LossProbe);
+            self.arm_loss_probe(now);
         }
         if self.fin_acked() {
             match self.state {

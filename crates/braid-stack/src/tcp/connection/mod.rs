@@ -681,16 +681,18 @@ impl Connection {
         self.timers.set(TimerKind::Close, now + self.cfg.time_wait);
     }
 
-    /// Arms the tail-loss-probe timer (RFC 8985 §7.2) while data is outstanding outside loss
-    /// recovery, when SACK is on (RFC 8985 requires it: the probe's SACK is what reveals the loss
-    /// below it): PTO = 2·SRTT, at least [`MIN_PROBE_TIMEOUT`], and only when it fires before the
+    /// (Re)arms the tail-loss-probe timer (RFC 8985 §7.2) after data was sent or newly
+    /// acknowledged, when SACK is on (RFC 8985 requires it: the probe's SACK is what reveals the
+    /// loss below it). Also during SACK recovery: there the probe is the later-sent segment whose
+    /// SACK exposes a lost retransmission when the window let nothing else out after it (see
+    /// [`RetransmitLog`](crate::tcp::lost_retransmit::RetransmitLog)). PTO = 2·SRTT, at least [`MIN_PROBE_TIMEOUT`], and only when it fires before the
     /// retransmission timer. With a single segment outstanding no probe is armed (RFC 8985 would
     /// add the peer's worst-case delayed-ACK time, which reaches the RTO here anyway); nor while a
     /// probe is outstanding or before an RTT sample exists.
     fn arm_loss_probe(&mut self, now: Instant) {
         let flight = self.snd_max.since(self.snd_una);
         let eligible = self.sack_ok
-            && self.recovery.phase() == Phase::Open
+            && self.recovery.phase() != Phase::FastRecovery
             && !self.recovery.probe_outstanding()
             && flight > self.smss
             && matches!(

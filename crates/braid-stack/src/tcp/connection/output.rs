@@ -139,7 +139,7 @@ impl Connection {
                 }
             }
         }
-        if self.loss_probe_pending && outstanding && self.recovery.phase() == Phase::Open {
+        if self.loss_probe_pending && outstanding && self.recovery.phase() != Phase::FastRecovery {
             if let Some(plan) = self.loss_probe_plan(max_payload) {
                 return Some(plan);
             }
@@ -344,9 +344,7 @@ impl Connection {
                     self.timers.cancel(TimerKind::LossProbe);
                 } else {
                     self.timers.set_if_idle(TimerKind::Retransmit, now + self.rtt.rto());
-                    if plan.kind == Kind::Sequential {
-                        self.arm_loss_probe(now);
-                    }
+                    self.arm_loss_probe(now);
                 }
                 self.timers.cancel(TimerKind::Persist);
             }

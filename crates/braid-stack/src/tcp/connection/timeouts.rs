@@ -21,8 +21,9 @@ impl Connection {
                 TimerKind::DelayedAck => self.ack_now = true,
                 TimerKind::LossProbe => {
                     let outstanding = self.snd_max > self.snd_una;
-                    self.loss_probe_pending =
-                        outstanding && self.recovery.phase() == Phase::Open && !self.recovery.probe_outstanding();
+                    self.loss_probe_pending = outstanding
+                        && self.recovery.phase() != Phase::FastRecovery
+                        && !self.recovery.probe_outstanding();
                 }
                 TimerKind::Persist => self.on_persist_timeout(&mut sig),
                 TimerKind::KeepAlive => self.on_keep_alive_timeout(now, &mut sig),

@@ -270,3 +270,57 @@ fn with_timestamps_the_ack_of_a_retransmission_resets_the_backed_off_rto() {
     // SRTT = 7/8·100 + 1/8·40 = 92.5 ms; RTTVAR = 3/4·50 + 1/4·60 = 52.5 ms: 302.5 ms, not 600.
     assert_eq!(s.conn.rtt().rto(), Duration::from_micros(302_500));
 }
+
+/// Every segment the connection wants to send now.
+fn drain(s: &mut Script) -> Vec<u32> {
+    let mut seqs = Vec::new();
+    while let Some(seg) = s.conn.poll_transmit(s.now) {
+        seqs.push(seg.seq.0);
+    }
+    seqs
+}
+
+#[test]
+fn in_sack_recovery_a_loss_probe_exposes_a_lost_retransmission_before_the_rto() {
+    let mut s = Script::established_with(&sack_config(), seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    let k = |i: u32| D + i * 1000;
+    s.write(&pattern(0, 40_000));
+    expect_segments(&mut s, 0, 10);
+    // Segment 0 is lost; 1..9 arrive and are SACKed one by one.
+    for i in 1..10 {
+        let _ = s.inject(&seg(".", P, D).sack(&[(k(1), k(i + 1))]));
+        let _ = drain(&mut s);
+    }
+    assert!(s.conn.in_recovery());
+    assert_eq!(s.conn.stats().retransmitted_segments, 1, "segment 0 was retransmitted once");
+    // The retransmission and everything sent after it are lost: silence. The probe goes out at
+    // 2·SRTT (200 ms after the last send), before the 300 ms RTO, with new data.
+    let (at, probe) = s.next_emission(Duration::from_secs(1)).unwrap();
+    assert_eq!(at.as_millis(), 300);
+    assert!(probe.seq > Seq(k(10)), "new data");
+    assert_eq!(s.conn.stats().loss_probes, 1);
+    // The probe is SACKed while segment 0 is still missing: its retransmission was lost.
+    s.at(350);
+    let end = probe.seq + probe.payload_len;
+    let _ = s.inject(&seg(".", P, D).sack(&[(probe.seq.0, end.0), (k(1), k(10))]));
+    assert_eq!(s.conn.stats().lost_retransmissions, 1);
+    let sent = drain(&mut s);
+    assert_eq!(sent.first(), Some(&D), "segment 0 again, without waiting for the RTO: {sent:?}");
+    assert_eq!(s.conn.stats().timeouts, 0);
+}
+
+#[test]
+fn a_cumulative_ack_that_sacks_the_probe_starts_recovery_for_the_hole_below_it() {
+    let mut s = Script::established_with(&sack_config(), seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    let k = |i: u32| D + i * 1000;
+    s.write(&pattern(0, 4000));
+    expect_segments(&mut s, 0, 4);
+    let (_, probe) = s.next_emission(Duration::from_secs(1)).unwrap();
+    check(&probe, ".", k(3), P, 1000);
+    // Segment 0 had arrived (its ACK was lost), 1 and 2 were lost, the probe arrived.
+    s.at(350);
+    let _ = s.inject(&seg(".", P, k(1)).sack(&[(k(3), k(4))]));
+    assert!(s.conn.in_recovery());
+    check(&s.expect(), ".", k(1), P, 1000);
+    assert_eq!(s.conn.stats().timeouts, 0);
+}
