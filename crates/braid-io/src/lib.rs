@@ -6,6 +6,7 @@
 //! make system calls, and every block says why it is sound.
 #![deny(unsafe_code)]
 
+mod mmsg;
 pub mod offload;
 mod pktinfo;
 pub mod process;

@@ -45,7 +45,7 @@ const IN6_PKTINFO_LEN: usize = size_of::<libc::in6_pktinfo>();
 const SEND_CONTROL_LEN: usize = HEADER_LEN + cmsg_align(IN6_PKTINFO_LEN);
 /// Room for what a receive may carry: the packet-info message with slack, so an option another
 /// part of the program turns on later does not truncate it (`MSG_CTRUNC`) at once.
-const RECV_CONTROL_LEN: usize = 4 * SEND_CONTROL_LEN;
+pub(crate) const RECV_CONTROL_LEN: usize = 4 * SEND_CONTROL_LEN;
 
 /// What the control messages of a received datagram said about where it arrived.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -118,6 +118,32 @@ pub(crate) fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, Soc
 /// Room for a `UDP_SEGMENT` control message (a `u16` payload).
 const SEGMENT_CONTROL_LEN: usize = HEADER_LEN + cmsg_align(size_of::<u16>());
 
+/// Room for everything a send may carry: a source address and a GSO segment size.
+pub(crate) const SEND_CONTROL_MAX: usize = SEND_CONTROL_LEN + SEGMENT_CONTROL_LEN;
+
+/// Writes the control messages of a send of `len` bytes into `control`; returns the bytes used.
+pub(crate) fn encode_send_control(
+    len: usize,
+    source: Option<IpAddr>,
+    segment: Option<u16>,
+    control: &mut [u8; SEND_CONTROL_MAX],
+) -> usize {
+    control.fill(0);
+    let mut used = 0;
+    if let Some(source) = source {
+        let mut one = [0u8; SEND_CONTROL_LEN];
+        let n = encode_source(source, &mut one);
+        control[..n].copy_from_slice(&one[..n]);
+        used = n;
+    }
+    if let Some(size) = segment.filter(|&size| usize::from(size) < len) {
+        put_header(&mut control[used..], libc::SOL_UDP, libc::UDP_SEGMENT, size_of::<u16>());
+        control[used + HEADER_LEN..used + HEADER_LEN + 2].copy_from_slice(&size.to_ne_bytes());
+        used += SEGMENT_CONTROL_LEN;
+    }
+    used
+}
+
 /// Sends `bytes` to `to`, optionally with `source` as the IP source address (a packet-info
 /// control message; `to` and `source` must be of the socket's family — the kernel refuses a
 /// source that is not one of our addresses with `EINVAL`, or `ENETUNREACH` for IPv4), and
@@ -131,19 +157,8 @@ pub(crate) fn send(
     source: Option<IpAddr>,
     segment: Option<u16>,
 ) -> io::Result<usize> {
-    let mut control = [0u8; SEND_CONTROL_LEN + SEGMENT_CONTROL_LEN];
-    let mut used = 0;
-    if let Some(source) = source {
-        let mut one = [0u8; SEND_CONTROL_LEN];
-        let n = encode_source(source, &mut one);
-        control[..n].copy_from_slice(&one[..n]);
-        used = n;
-    }
-    if let Some(size) = segment.filter(|&size| usize::from(size) < bytes.len()) {
-        put_header(&mut control[used..], libc::SOL_UDP, libc::UDP_SEGMENT, size_of::<u16>());
-        control[used + HEADER_LEN..used + HEADER_LEN + 2].copy_from_slice(&size.to_ne_bytes());
-        used += SEGMENT_CONTROL_LEN;
-    }
+    let mut control = [0u8; SEND_CONTROL_MAX];
+    let used = encode_send_control(bytes.len(), source, segment, &mut control);
     let addr = SockAddr::from(to);
     let iov = [IoSlice::new(bytes)];
     let msg = MsgHdr::new().with_addr(&addr).with_buffers(&iov).with_control(&control[..used]);
@@ -224,7 +239,7 @@ fn ne_bytes<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
 
 /// Reads the packet-info messages out of a received control buffer. Any length is accepted:
 /// a malformed or truncated message ends the walk, it never panics.
-fn decode(control: &[u8]) -> Arrival {
+pub(crate) fn decode(control: &[u8]) -> Arrival {
     let mut arrival = Arrival::default();
     let mut at = 0usize;
     while let (Some(len), Some(level), Some(kind)) =

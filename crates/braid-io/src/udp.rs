@@ -21,6 +21,7 @@ pub struct UdpSockets {
     offloads: UdpOffloads,
 }
 
+pub use crate::mmsg::{Outgoing, RecvBatch};
 pub use crate::pktinfo::UdpOffloads;
 
 /// One receive: `len` bytes from `from`, sent to our address `local`; with GRO, datagrams of
@@ -35,6 +36,16 @@ pub struct Received {
     pub local: Option<IpAddr>,
     /// Size of each glued datagram, when GRO glued several.
     pub segment_size: Option<usize>,
+}
+
+impl RecvBatch {
+    /// Message `i` of the last [`UdpSockets::recv_many`]: what arrived and its bytes.
+    pub fn get(&mut self, i: usize) -> Option<(Received, &mut [u8])> {
+        let m = *self.messages.get(i)?;
+        let segment_size = m.arrival.segment_size.filter(|&s| s < m.len);
+        let received = Received { len: m.len, from: unmap(m.from), local: m.arrival.local, segment_size };
+        Some((received, &mut self.buffer_mut(i)[..m.len]))
+    }
 }
 
 impl Received {
@@ -198,6 +209,46 @@ impl UdpSockets {
         Ok(Received { len, from: unmap(from), local: arrival.local, segment_size })
     }
 
+    /// Receives up to `batch`'s capacity of runs (see [`UdpSockets::recv`]) in one system call
+    /// (`recvmmsg`); read them with [`RecvBatch::get`]. `WouldBlock` when none is waiting.
+    pub fn recv_many(&self, family: Family, batch: &mut RecvBatch) -> io::Result<usize> {
+        crate::mmsg::recv_many(self.socket(family)?, batch)
+    }
+
+    /// Sends several messages — each one datagram or, with `segment`, a GSO batch — in as few
+    /// system calls as possible (`sendmmsg`). A message the kernel refuses is retried alone
+    /// through [`UdpSockets::send_segments`], which falls back from a refused source address;
+    /// the indices of messages whose source was refused are appended to `rejected`. Messages
+    /// must all be of one address family for the batched path; mixed batches go one by one.
+    pub fn send_many(&self, messages: &[Outgoing<'_>], rejected: &mut Vec<usize>) {
+        let Some(first) = messages.first() else { return };
+        let to4 = unmap(first.to).is_ipv4();
+        let uniform = messages.iter().all(|m| unmap(m.to).is_ipv4() == to4 && m.to == unmap(m.to));
+        let gso_ok =
+            self.offloads.gso || messages.iter().all(|m| m.segment.is_none_or(|s| usize::from(s) >= m.bytes.len()));
+        let socket = if uniform && gso_ok { self.socket(if to4 { Family::V4 } else { Family::V6 }).ok() } else { None };
+        let mut i = 0;
+        while i < messages.len() {
+            if let Some(socket) = socket {
+                if let Ok(k) = crate::mmsg::send_many(socket, &messages[i..]) {
+                    if k > 0 {
+                        i += k;
+                        continue;
+                    }
+                }
+            }
+            let m = &messages[i];
+            let segment = m.segment.map_or(m.bytes.len().max(1), usize::from);
+            match self.send_segments(m.bytes, segment, m.to, m.source) {
+                Ok(sent) if sent.source_rejected => rejected.push(i),
+                Ok(_) => {}
+                // Dropped, as the kernel drops on a full buffer or an unreachable network.
+                Err(_) => {}
+            }
+            i += 1;
+        }
+    }
+
     /// The offloads the sockets have (GSO is used only if both families have it).
     pub fn offloads(&self) -> UdpOffloads {
         self.offloads
@@ -284,6 +335,48 @@ mod tests {
             }
         }
         (got, sizes, glued)
+    }
+
+    #[test]
+    fn many_messages_go_and_come_in_one_call_each() {
+        let a = UdpSockets::bind(0, 0).unwrap();
+        let b = UdpSockets::bind(0, 0).unwrap();
+        let c = UdpSockets::bind(0, 0).unwrap();
+        let to_b = SocketAddr::from((Ipv4Addr::LOCALHOST, b.port()));
+        let to_c = SocketAddr::from((Ipv4Addr::LOCALHOST, c.port()));
+        let batch: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let messages = [
+            Outgoing { bytes: &batch, to: to_b, source: None, segment: Some(1000) },
+            Outgoing { bytes: b"to c", to: to_c, source: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), segment: None },
+            // A source that is not ours: retried alone, without it, and reported.
+            Outgoing { bytes: b"fallback", to: to_c, source: Some(IpAddr::from([192, 0, 2, 1])), segment: None },
+        ];
+        let mut rejected = Vec::new();
+        a.send_many(&messages, &mut rejected);
+        assert_eq!(rejected, vec![2]);
+        let (got_b, sizes_b, _) = recv_all(&b, 3000);
+        assert_eq!(got_b, batch);
+        assert!(sizes_b.iter().all(|&s| s == 1000));
+        let mut rb = RecvBatch::new(8, 65536);
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while got.len() < 2 && std::time::Instant::now() < deadline {
+            match c.recv_many(Family::V4, &mut rb) {
+                Ok(n) => {
+                    for i in 0..n {
+                        let (r, bytes) = rb.get(i).unwrap();
+                        assert_eq!(r.from.port(), a.port());
+                        got.push(bytes.to_vec());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(2))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, vec![b"to c".to_vec(), b"fallback".to_vec()]);
+        assert!(rb.get(5).is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! packet per syscall, through the same code.
 
 use braid_io::offload::{segment, Coalescer, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
-use braid_io::udp::{Family, Received as UdpReceived};
+use braid_io::udp::{Family, Outgoing, RecvBatch};
 use braid_io::{Tun, UdpSockets};
 use braid_proto::{is_transport, Device, Endpoint, Instant, OpenJob, PeerId, SealJob, Transmit};
 use rayon::prelude::*;
@@ -22,6 +22,11 @@ const MAX_SEGMENTS: usize = 128;
 const SEGMENT_ROOM: usize = 16384;
 /// Largest IP packet.
 const MAX_PACKET: usize = 65535;
+/// Messages (each possibly a GRO run) per `recvmmsg`: `BRAID_RECV_BATCH` if set (1 is one
+/// `recvmsg`'s worth), else 8.
+fn recv_messages() -> usize {
+    std::env::var("BRAID_RECV_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(8).clamp(1, 64)
+}
 /// Decrypted packets gathered before one coalesce-and-write.
 const TUN_BATCH: usize = 64;
 /// Headroom before each packet in the TUN write buffers, for the virtio-net header.
@@ -81,7 +86,7 @@ pub struct DataPath {
     send_buf: Vec<u8>,
     pending: Vec<Pending>,
     jobs: Vec<(SealJob, usize)>,
-    udp_rx: Vec<u8>,
+    udp_rx: RecvBatch,
     tun_bufs: Vec<Vec<u8>>,
     tun_lens: Vec<usize>,
     coalescer: Coalescer,
@@ -123,7 +128,7 @@ impl DataPath {
             send_buf: vec![0; 2 * (MAX_PACKET + MAX_SEGMENTS * (SEGMENT_ROOM + 64))],
             pending: Vec::with_capacity(MAX_SEGMENTS),
             jobs: Vec::with_capacity(MAX_SEGMENTS),
-            udp_rx: vec![0; MAX_PACKET + 1],
+            udp_rx: RecvBatch::new(recv_messages(), MAX_PACKET + 1),
             tun_bufs: (0..TUN_BATCH).map(|_| vec![0; TUN_HEADROOM + MAX_PACKET]).collect(),
             tun_lens: vec![0; TUN_BATCH],
             coalescer,
@@ -223,8 +228,8 @@ impl DataPath {
         let mut gathered = 0;
         let mut result = Drained::More;
         for _ in 0..READS_PER_TURN {
-            let r: UdpReceived = match udp.recv(family, &mut self.udp_rx) {
-                Ok(r) => r,
+            let count = match udp.recv_many(family, &mut self.udp_rx) {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     result = Drained::Empty;
                     break;
@@ -233,44 +238,47 @@ impl DataPath {
                 // ICMP errors surface as ECONNREFUSED etc. on the next read: ignore them.
                 Err(_) => continue,
             };
-            self.stats.udp_recvs += 1;
-            let from = Endpoint { addr: r.from, local: r.local };
-            let mut datagrams: Vec<&mut [u8]> = r.datagrams(&mut self.udp_rx).collect();
-            self.stats.udp_datagrams += datagrams.len() as u64;
-            // In order: find each datagram's session; handshake messages (which never carry
-            // an IP packet) are handled right here.
-            let mut jobs: Vec<Option<OpenJob>> = Vec::with_capacity(datagrams.len());
-            for datagram in datagrams.iter_mut() {
-                if is_transport(datagram) {
-                    jobs.push(device.prepare_open(now, datagram).ok());
-                } else {
-                    let _ = device.handle_datagram(now, from, datagram);
-                    jobs.push(None);
+            for message in 0..count {
+                let Some((r, bytes)) = self.udp_rx.get(message) else { break };
+                self.stats.udp_recvs += 1;
+                let from = Endpoint { addr: r.from, local: r.local };
+                let mut datagrams: Vec<&mut [u8]> = r.datagrams(bytes).collect();
+                self.stats.udp_datagrams += datagrams.len() as u64;
+                // In order: find each datagram's session; handshake messages (which never carry
+                // an IP packet) are handled right here.
+                let mut jobs: Vec<Option<OpenJob>> = Vec::with_capacity(datagrams.len());
+                for datagram in datagrams.iter_mut() {
+                    if is_transport(datagram) {
+                        jobs.push(device.prepare_open(now, datagram).ok());
+                    } else {
+                        let _ = device.handle_datagram(now, from, datagram);
+                        jobs.push(None);
+                    }
                 }
-            }
-            // The AEAD, on all cores for a large run.
-            let mut results = vec![None; datagrams.len()];
-            open_all(self.crypto_pool.as_ref(), &mut datagrams, &jobs, &mut results);
-            // In order again: replay windows, roaming, timers, then gather for TUN.
-            for (k, datagram) in datagrams.iter_mut().enumerate() {
-                let (Some(job), Some(opened)) = (&jobs[k], results[k]) else { continue };
-                let Ok(Some(received)) = device.finish_open(now, from, job, datagram, opened) else { continue };
-                let packet = received.packet;
-                let bytes = &datagram[packet];
-                let buf = &mut self.tun_bufs[gathered];
-                buf[TUN_HEADROOM..TUN_HEADROOM + bytes.len()].copy_from_slice(bytes);
-                self.tun_lens[gathered] = bytes.len();
-                gathered += 1;
-                if gathered == TUN_BATCH {
-                    self.stats.tun_writes += write_batch(
-                        tun,
-                        self.vnet_hdr,
-                        &mut self.coalescer,
-                        &mut self.tun_bufs,
-                        &mut self.tun_lens,
-                        gathered,
-                    );
-                    gathered = 0;
+                // The AEAD, on all cores for a large run.
+                let mut results = vec![None; datagrams.len()];
+                open_all(self.crypto_pool.as_ref(), &mut datagrams, &jobs, &mut results);
+                // In order again: replay windows, roaming, timers, then gather for TUN.
+                for (k, datagram) in datagrams.iter_mut().enumerate() {
+                    let (Some(job), Some(opened)) = (&jobs[k], results[k]) else { continue };
+                    let Ok(Some(received)) = device.finish_open(now, from, job, datagram, opened) else { continue };
+                    let packet = received.packet;
+                    let bytes = &datagram[packet];
+                    let buf = &mut self.tun_bufs[gathered];
+                    buf[TUN_HEADROOM..TUN_HEADROOM + bytes.len()].copy_from_slice(bytes);
+                    self.tun_lens[gathered] = bytes.len();
+                    gathered += 1;
+                    if gathered == TUN_BATCH {
+                        self.stats.tun_writes += write_batch(
+                            tun,
+                            self.vnet_hdr,
+                            &mut self.coalescer,
+                            &mut self.tun_bufs,
+                            &mut self.tun_lens,
+                            gathered,
+                        );
+                        gathered = 0;
+                    }
                 }
             }
             self.flush_device(now, device, udp);
@@ -375,22 +383,30 @@ fn open_all(
 /// Sends the sealed datagrams: each run to one endpoint with one size (the last may be
 /// shorter) goes as one GSO batch. Returns the number of sends.
 fn send_pending(udp: &UdpSockets, device: &mut Device, send_buf: &[u8], pending: &mut Vec<Pending>) -> u64 {
-    let mut sends = 0;
+    let mut messages: Vec<Outgoing<'_>> = Vec::new();
+    let mut peers = Vec::new();
     let mut i = 0;
     while i < pending.len() {
         let first = pending[i];
         let (j, bytes) = gso_run(pending, i);
-        let chunk = &send_buf[first.start..first.start + bytes];
-        match udp.send_segments(chunk, first.len, first.to.addr, first.to.local) {
-            Ok(sent) if sent.source_rejected => device.clear_endpoint_source(first.peer),
-            Ok(_) => {}
-            Err(e) => tracing::trace!(error = %e, to = %first.to.addr, "send failed"),
-        }
-        sends += 1;
+        messages.push(Outgoing {
+            bytes: &send_buf[first.start..first.start + bytes],
+            to: first.to.addr,
+            source: first.to.local,
+            segment: u16::try_from(first.len).ok(),
+        });
+        peers.push(first.peer);
         i = j;
     }
+    // All runs of this batch in one sendmmsg (each run one GSO send).
+    let mut rejected = Vec::new();
+    udp.send_many(&messages, &mut rejected);
+    for k in rejected {
+        tracing::debug!(to = %messages[k].to, "source address gone: kernel's choice used");
+        device.clear_endpoint_source(peers[k]);
+    }
     pending.clear();
-    sends
+    messages.len() as u64
 }
 
 /// Largest UDP payload one GSO send carries here (under the 65507-byte limit).

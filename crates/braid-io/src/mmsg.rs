@@ -1,0 +1,207 @@
+//! `recvmmsg` and `sendmmsg`: several messages — each possibly a GRO run or a GSO batch, each
+//! with its own addresses — in one system call. GSO and GRO batch one flow; these batch across
+//! flows and peers.
+//!
+//! The control messages are the ones [`crate::pktinfo`] encodes and decodes; this module only
+//! lays out the `mmsghdr` arrays, with buffers owned by [`RecvBatch`] (reused across calls)
+//! or borrowed from the caller for the duration of one send.
+
+#![allow(unsafe_code)]
+
+use crate::pktinfo::{self, Arrival, RECV_CONTROL_LEN, SEND_CONTROL_MAX};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::AsRawFd;
+
+/// Control-buffer storage with the alignment `cmsghdr` needs.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct Control<const N: usize>([u8; N]);
+
+fn to_storage(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; all-zero is a valid (AF_UNSPEC) value.
+    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_scope_id = a.scope_id();
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+fn from_storage(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// One message of a `recvmmsg`: `len` bytes in its buffer from `from`, with what its control
+/// messages said.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Message {
+    pub len: usize,
+    pub from: SocketAddr,
+    pub arrival: Arrival,
+}
+
+/// Buffers for receiving up to `capacity` messages per call, allocated once.
+pub struct RecvBatch {
+    data: Vec<Vec<u8>>,
+    control: Vec<Control<RECV_CONTROL_LEN>>,
+    addrs: Vec<libc::sockaddr_storage>,
+    pub(crate) messages: Vec<Message>,
+}
+
+impl core::fmt::Debug for RecvBatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecvBatch").field("capacity", &self.data.len()).finish_non_exhaustive()
+    }
+}
+
+impl RecvBatch {
+    /// Room for `capacity` messages of up to `size` bytes each (64 KiB for GRO runs).
+    pub fn new(capacity: usize, size: usize) -> RecvBatch {
+        let capacity = capacity.max(1);
+        RecvBatch {
+            data: (0..capacity).map(|_| vec![0; size]).collect(),
+            control: vec![Control([0; RECV_CONTROL_LEN]); capacity],
+            // SAFETY: sockaddr_storage is plain data; zero is a valid value.
+            addrs: vec![unsafe { zeroed() }; capacity],
+            messages: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Messages received by the last call.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// True when the last call received nothing.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The buffer of message `i` (its first `len` bytes are the message).
+    pub(crate) fn buffer_mut(&mut self, i: usize) -> &mut [u8] {
+        &mut self.data[i]
+    }
+}
+
+/// Receives up to the batch's capacity of messages in one call (at least one, or an error:
+/// `WouldBlock` when none is waiting).
+pub(crate) fn recv_many(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
+    let n = batch.data.len();
+    let mut iovs: Vec<libc::iovec> =
+        batch.data.iter_mut().map(|d| libc::iovec { iov_base: d.as_mut_ptr().cast(), iov_len: d.len() }).collect();
+    // SAFETY: mmsghdr is plain data; zero is a valid starting value.
+    let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { zeroed() }).collect();
+    for (i, hdr) in hdrs.iter_mut().enumerate() {
+        hdr.msg_hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
+        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_hdr.msg_iov = &mut iovs[i];
+        hdr.msg_hdr.msg_iovlen = 1;
+        hdr.msg_hdr.msg_control = batch.control[i].0.as_mut_ptr().cast();
+        hdr.msg_hdr.msg_controllen = RECV_CONTROL_LEN as _;
+    }
+    // SAFETY: every pointer in `hdrs` refers to buffers owned by `batch` or to `iovs`, all alive
+    // and unmoved for the call; the kernel writes within the lengths given.
+    let rc =
+        unsafe { libc::recvmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, 0, std::ptr::null_mut()) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    batch.messages.clear();
+    for (i, hdr) in hdrs.iter().enumerate().take(rc as usize) {
+        let len = (hdr.msg_len as usize).min(batch.data[i].len());
+        let control_len = hdr.msg_hdr.msg_controllen.min(RECV_CONTROL_LEN);
+        let arrival = pktinfo::decode(&batch.control[i].0[..control_len]);
+        let from = from_storage(&batch.addrs[i])
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address"))?;
+        batch.messages.push(Message { len, from, arrival });
+    }
+    Ok(batch.messages.len())
+}
+
+/// One message for [`send_many`].
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'a> {
+    /// The bytes (a GSO batch when `segment` is set).
+    pub bytes: &'a [u8],
+    /// Where it goes.
+    pub to: SocketAddr,
+    /// The source address to use, if any.
+    pub source: Option<IpAddr>,
+    /// The GSO segment size, if it is a batch.
+    pub segment: Option<u16>,
+}
+
+/// Sends `messages` in one call; returns how many the kernel took (the rest, if any, failed
+/// at the first one not taken: the caller retries it alone to learn why).
+pub(crate) fn send_many(socket: &UdpSocket, messages: &[Outgoing<'_>]) -> io::Result<usize> {
+    let n = messages.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)> = messages.iter().map(|m| to_storage(m.to)).collect();
+    let mut controls: Vec<Control<SEND_CONTROL_MAX>> = vec![Control([0; SEND_CONTROL_MAX]); n];
+    let mut control_lens = Vec::with_capacity(n);
+    for (m, c) in messages.iter().zip(controls.iter_mut()) {
+        control_lens.push(pktinfo::encode_send_control(m.bytes.len(), m.source, m.segment, &mut c.0));
+    }
+    let mut iovs: Vec<libc::iovec> = messages
+        .iter()
+        .map(|m| libc::iovec { iov_base: m.bytes.as_ptr() as *mut libc::c_void, iov_len: m.bytes.len() })
+        .collect();
+    // SAFETY: mmsghdr is plain data; zero is a valid starting value.
+    let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { zeroed() }).collect();
+    for (i, hdr) in hdrs.iter_mut().enumerate() {
+        hdr.msg_hdr.msg_name = (&mut addrs[i].0 as *mut libc::sockaddr_storage).cast();
+        hdr.msg_hdr.msg_namelen = addrs[i].1;
+        hdr.msg_hdr.msg_iov = &mut iovs[i];
+        hdr.msg_hdr.msg_iovlen = 1;
+        if control_lens[i] > 0 {
+            hdr.msg_hdr.msg_control = controls[i].0.as_mut_ptr().cast();
+            hdr.msg_hdr.msg_controllen = control_lens[i] as _;
+        }
+    }
+    // SAFETY: every pointer in `hdrs` refers to `messages`' bytes or to the local vectors,
+    // alive and unmoved for the call; the kernel only reads them.
+    let rc = unsafe { libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, 0) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc as usize)
+}
