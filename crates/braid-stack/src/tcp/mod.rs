@@ -1,5 +1,16 @@
 //! TCP: the connection state machine and everything it needs (RFC 9293 with RFC 5961, 6298, 5681,
-//! 6582, 6675, 7323, 2018, 6528, 1122).
+//! 6582, 6675, 7323, 2018, 6528, 1122; loss recovery also uses RFC 3042 limited transmit, RFC 5827
+//! early retransmit and RFC 8985 tail loss probes).
+//!
+//! # Loss recovery without timeouts
+//!
+//! A retransmission timeout costs at least 200 ms, hundreds of round trips on a LAN, so the sender
+//! works to find every loss from ACKs: limited transmit and early retransmit keep duplicate ACKs
+//! coming when the window is small; RFC 6675's IsLost counts SACKed bytes, not just duplicate
+//! ACKs; a retransmission overtaken by later-sent, SACKed data is resent
+//! ([`lost_retransmit`]); a tail loss probe after about two round trips of silence elicits the
+//! SACK that reveals a lost tail or a lost retransmission; and after a timeout, SACK information
+//! repairs the remaining holes instead of waiting for the next, backed-off timeout.
 //!
 //! # For the endpoint / socket layer
 //!

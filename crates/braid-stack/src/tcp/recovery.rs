@@ -13,7 +13,7 @@
 //! * **Early retransmit** (RFC 5827): with fewer than four segments outstanding and no new data
 //!   to send, the duplicate-ACK threshold drops to the outstanding segments minus one.
 //! * **Lost retransmissions** are detected from SACK information (see
-//!   [`RetransmitLog`](super::lost_retransmit::RetransmitLog)) and resent within recovery.
+//!   [`RetransmitLog`]) and resent within recovery.
 //! * **Tail loss probes** (RFC 8985 §7, the connection sends them): when an ACK SACKs the probe
 //!   while `SND.UNA` is still missing, the data below the probe, sent at least a probe timeout
 //!   earlier, is lost (RACK's rule applied to the one segment whose send time is known), and
