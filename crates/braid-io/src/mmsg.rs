@@ -12,6 +12,7 @@ use crate::pktinfo::{self, Arrival, RECV_CONTROL_LEN, SEND_CONTROL_MAX};
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 
 /// Control-buffer storage with the alignment `cmsghdr` needs.
@@ -77,11 +78,15 @@ pub(crate) struct Message {
     pub arrival: Arrival,
 }
 
-/// Buffers for receiving up to `capacity` messages per call, allocated once.
+/// Buffers for receiving up to `capacity` messages per call, allocated once; a receive
+/// allocates nothing.
 pub struct RecvBatch {
     data: Vec<Vec<u8>>,
     control: Vec<Control<RECV_CONTROL_LEN>>,
     addrs: Vec<libc::sockaddr_storage>,
+    /// The syscall's arrays; their pointers are rewritten before every call.
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
     pub(crate) messages: Vec<Message>,
 }
 
@@ -100,6 +105,9 @@ impl RecvBatch {
             control: vec![Control([0; RECV_CONTROL_LEN]); capacity],
             // SAFETY: sockaddr_storage is plain data; zero is a valid value.
             addrs: vec![unsafe { zeroed() }; capacity],
+            iovs: vec![libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; capacity],
+            // SAFETY: mmsghdr is plain data; zero is a valid value.
+            hdrs: (0..capacity).map(|_| unsafe { zeroed() }).collect(),
             messages: Vec::with_capacity(capacity),
         }
     }
@@ -124,27 +132,28 @@ impl RecvBatch {
 /// `WouldBlock` when none is waiting).
 pub(crate) fn recv_many(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
     let n = batch.data.len();
-    let mut iovs: Vec<libc::iovec> =
-        batch.data.iter_mut().map(|d| libc::iovec { iov_base: d.as_mut_ptr().cast(), iov_len: d.len() }).collect();
-    // SAFETY: mmsghdr is plain data; zero is a valid starting value.
-    let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { zeroed() }).collect();
-    for (i, hdr) in hdrs.iter_mut().enumerate() {
-        hdr.msg_hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
+    let RecvBatch { data, control, addrs, iovs, hdrs, .. } = batch;
+    for i in 0..n {
+        iovs[i] = libc::iovec { iov_base: data[i].as_mut_ptr().cast(), iov_len: data[i].len() };
+        let hdr = &mut hdrs[i];
+        hdr.msg_len = 0;
+        hdr.msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
         hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         hdr.msg_hdr.msg_iov = &mut iovs[i];
         hdr.msg_hdr.msg_iovlen = 1;
-        hdr.msg_hdr.msg_control = batch.control[i].0.as_mut_ptr().cast();
+        hdr.msg_hdr.msg_control = control[i].0.as_mut_ptr().cast();
         hdr.msg_hdr.msg_controllen = RECV_CONTROL_LEN as _;
+        hdr.msg_hdr.msg_flags = 0;
     }
-    // SAFETY: every pointer in `hdrs` refers to buffers owned by `batch` or to `iovs`, all alive
-    // and unmoved for the call; the kernel writes within the lengths given.
+    // SAFETY: every pointer in `hdrs` was just set to buffers owned by `batch` (data, control,
+    // addrs, iovs), alive and unmoved for the call; the kernel writes within the lengths given.
     let rc =
         unsafe { libc::recvmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, 0, std::ptr::null_mut()) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
     batch.messages.clear();
-    for (i, hdr) in hdrs.iter().enumerate().take(rc as usize) {
+    for (i, hdr) in batch.hdrs.iter().enumerate().take(rc as usize) {
         let len = (hdr.msg_len as usize).min(batch.data[i].len());
         let control_len = hdr.msg_hdr.msg_controllen.min(RECV_CONTROL_LEN);
         let arrival = pktinfo::decode(&batch.control[i].0[..control_len]);
@@ -155,50 +164,107 @@ pub(crate) fn recv_many(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result
     Ok(batch.messages.len())
 }
 
-/// One message for [`send_many`].
-#[derive(Clone, Copy, Debug)]
-pub struct Outgoing<'a> {
-    /// The bytes (a GSO batch when `segment` is set).
-    pub bytes: &'a [u8],
-    /// Where it goes.
+/// One message of a [`SendBatch`]: a range of the caller's buffer (a GSO batch when `segment`
+/// is set), its destination and optional source address.
+#[derive(Clone, Debug)]
+pub(crate) struct Item {
+    pub range: Range<usize>,
     pub to: SocketAddr,
-    /// The source address to use, if any.
     pub source: Option<IpAddr>,
-    /// The GSO segment size, if it is a batch.
     pub segment: Option<u16>,
 }
 
-/// Sends `messages` in one call; returns how many the kernel took (the rest, if any, failed
-/// at the first one not taken: the caller retries it alone to learn why).
-pub(crate) fn send_many(socket: &UdpSocket, messages: &[Outgoing<'_>]) -> io::Result<usize> {
-    let n = messages.len();
+/// Messages to send with [`crate::udp::UdpSockets::send_many`], and the syscall's arrays,
+/// reused from batch to batch so sending allocates nothing once warmed up.
+pub struct SendBatch {
+    pub(crate) items: Vec<Item>,
+    addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)>,
+    controls: Vec<Control<SEND_CONTROL_MAX>>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl core::fmt::Debug for SendBatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SendBatch").field("messages", &self.items.len()).finish_non_exhaustive()
+    }
+}
+
+impl Default for SendBatch {
+    fn default() -> Self {
+        SendBatch::new()
+    }
+}
+
+impl SendBatch {
+    /// An empty batch.
+    pub fn new() -> SendBatch {
+        SendBatch { items: Vec::new(), addrs: Vec::new(), controls: Vec::new(), iovs: Vec::new(), hdrs: Vec::new() }
+    }
+
+    /// Adds a message: `range` of the buffer later given to `send_many`, to `to`, from
+    /// `source` if given, cut into `segment`-byte datagrams if given.
+    pub fn push(&mut self, range: Range<usize>, to: SocketAddr, source: Option<IpAddr>, segment: Option<u16>) {
+        self.items.push(Item { range, to, source, segment });
+    }
+
+    /// Messages in the batch.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when the batch holds no message.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Empties the batch, keeping its memory.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+}
+
+/// Sends the batch's messages from `start` on in one call; returns how many the kernel took
+/// (the rest, if any, failed at the first one not taken: the caller retries it alone to learn
+/// why). Every message range must lie within `buf`.
+pub(crate) fn send_many(socket: &UdpSocket, buf: &[u8], batch: &mut SendBatch, start: usize) -> io::Result<usize> {
+    let SendBatch { items, addrs, controls, iovs, hdrs } = batch;
+    let items = items.get(start..).unwrap_or_default();
+    let n = items.len();
     if n == 0 {
         return Ok(0);
     }
-    let mut addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)> = messages.iter().map(|m| to_storage(m.to)).collect();
-    let mut controls: Vec<Control<SEND_CONTROL_MAX>> = vec![Control([0; SEND_CONTROL_MAX]); n];
-    let mut control_lens = Vec::with_capacity(n);
-    for (m, c) in messages.iter().zip(controls.iter_mut()) {
-        control_lens.push(pktinfo::encode_send_control(m.bytes.len(), m.source, m.segment, &mut c.0));
+    if items.iter().any(|m| m.range.end > buf.len() || m.range.start > m.range.end) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "message outside the buffer"));
     }
-    let mut iovs: Vec<libc::iovec> = messages
-        .iter()
-        .map(|m| libc::iovec { iov_base: m.bytes.as_ptr() as *mut libc::c_void, iov_len: m.bytes.len() })
-        .collect();
+    addrs.clear();
+    iovs.clear();
+    if controls.len() < n {
+        controls.resize(n, Control([0; SEND_CONTROL_MAX]));
+    }
     // SAFETY: mmsghdr is plain data; zero is a valid starting value.
-    let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { zeroed() }).collect();
-    for (i, hdr) in hdrs.iter_mut().enumerate() {
-        hdr.msg_hdr.msg_name = (&mut addrs[i].0 as *mut libc::sockaddr_storage).cast();
-        hdr.msg_hdr.msg_namelen = addrs[i].1;
-        hdr.msg_hdr.msg_iov = &mut iovs[i];
-        hdr.msg_hdr.msg_iovlen = 1;
-        if control_lens[i] > 0 {
-            hdr.msg_hdr.msg_control = controls[i].0.as_mut_ptr().cast();
-            hdr.msg_hdr.msg_controllen = control_lens[i] as _;
+    hdrs.resize_with(n.max(hdrs.len()), || unsafe { zeroed() });
+    for m in items {
+        addrs.push(to_storage(m.to));
+        let bytes = &buf[m.range.clone()];
+        iovs.push(libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() });
+    }
+    for (i, m) in items.iter().enumerate() {
+        let control_len = pktinfo::encode_send_control(m.range.len(), m.source, m.segment, &mut controls[i].0);
+        // SAFETY: as above, zero is a valid mmsghdr; start each message from a clean header.
+        hdrs[i] = unsafe { zeroed() };
+        let hdr = &mut hdrs[i].msg_hdr;
+        hdr.msg_name = (&mut addrs[i].0 as *mut libc::sockaddr_storage).cast();
+        hdr.msg_namelen = addrs[i].1;
+        hdr.msg_iov = &mut iovs[i];
+        hdr.msg_iovlen = 1;
+        if control_len > 0 {
+            hdr.msg_control = controls[i].0.as_mut_ptr().cast();
+            hdr.msg_controllen = control_len as _;
         }
     }
-    // SAFETY: every pointer in `hdrs` refers to `messages`' bytes or to the local vectors,
-    // alive and unmoved for the call; the kernel only reads them.
+    // SAFETY: every pointer in the first `n` headers refers to `buf` (ranges checked above) or
+    // to the batch's own arrays, alive and unmoved for the call; the kernel only reads them.
     let rc = unsafe { libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, 0) };
     if rc < 0 {
         return Err(io::Error::last_os_error());

@@ -21,7 +21,7 @@ pub struct UdpSockets {
     offloads: UdpOffloads,
 }
 
-pub use crate::mmsg::{Outgoing, RecvBatch};
+pub use crate::mmsg::{RecvBatch, SendBatch};
 pub use crate::pktinfo::UdpOffloads;
 
 /// One receive: `len` bytes from `from`, sent to our address `local`; with GRO, datagrams of
@@ -215,31 +215,35 @@ impl UdpSockets {
         crate::mmsg::recv_many(self.socket(family)?, batch)
     }
 
-    /// Sends several messages — each one datagram or, with `segment`, a GSO batch — in as few
-    /// system calls as possible (`sendmmsg`). A message the kernel refuses is retried alone
+    /// Sends the batch's messages (ranges of `buf`) — each one datagram or, with a segment
+    /// size, a GSO batch — in as few system calls as possible (`sendmmsg`). A message the kernel refuses is retried alone
     /// through [`UdpSockets::send_segments`], which falls back from a refused source address;
     /// the indices of messages whose source was refused are appended to `rejected`. Messages
     /// must all be of one address family for the batched path; mixed batches go one by one.
-    pub fn send_many(&self, messages: &[Outgoing<'_>], rejected: &mut Vec<usize>) {
-        let Some(first) = messages.first() else { return };
+    pub fn send_many(&self, buf: &[u8], batch: &mut SendBatch, rejected: &mut Vec<usize>) {
+        let Some(first) = batch.items.first() else { return };
         let to4 = unmap(first.to).is_ipv4();
-        let uniform = messages.iter().all(|m| unmap(m.to).is_ipv4() == to4 && m.to == unmap(m.to));
+        let uniform = batch.items.iter().all(|m| unmap(m.to).is_ipv4() == to4 && m.to == unmap(m.to));
         let gso_ok =
-            self.offloads.gso || messages.iter().all(|m| m.segment.is_none_or(|s| usize::from(s) >= m.bytes.len()));
+            self.offloads.gso || batch.items.iter().all(|m| m.segment.is_none_or(|s| usize::from(s) >= m.range.len()));
         let socket = if uniform && gso_ok { self.socket(if to4 { Family::V4 } else { Family::V6 }).ok() } else { None };
         let mut i = 0;
-        while i < messages.len() {
+        while i < batch.items.len() {
             if let Some(socket) = socket {
-                if let Ok(k) = crate::mmsg::send_many(socket, &messages[i..]) {
+                if let Ok(k) = crate::mmsg::send_many(socket, buf, batch, i) {
                     if k > 0 {
                         i += k;
                         continue;
                     }
                 }
             }
-            let m = &messages[i];
-            let segment = m.segment.map_or(m.bytes.len().max(1), usize::from);
-            match self.send_segments(m.bytes, segment, m.to, m.source) {
+            let m = &batch.items[i];
+            let Some(bytes) = buf.get(m.range.clone()) else {
+                i += 1;
+                continue;
+            };
+            let segment = m.segment.map_or(bytes.len().max(1), usize::from);
+            match self.send_segments(bytes, segment, m.to, m.source) {
                 Ok(sent) if sent.source_rejected => rejected.push(i),
                 Ok(_) => {}
                 // Dropped, as the kernel drops on a full buffer or an unreachable network.
@@ -344,16 +348,19 @@ mod tests {
         let c = UdpSockets::bind(0, 0).unwrap();
         let to_b = SocketAddr::from((Ipv4Addr::LOCALHOST, b.port()));
         let to_c = SocketAddr::from((Ipv4Addr::LOCALHOST, c.port()));
-        let batch: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
-        let messages = [
-            Outgoing { bytes: &batch, to: to_b, source: None, segment: Some(1000) },
-            Outgoing { bytes: b"to c", to: to_c, source: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), segment: None },
-            // A source that is not ours: retried alone, without it, and reported.
-            Outgoing { bytes: b"fallback", to: to_c, source: Some(IpAddr::from([192, 0, 2, 1])), segment: None },
-        ];
+        let payload: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let mut buf = payload.clone();
+        buf.extend_from_slice(b"to c");
+        buf.extend_from_slice(b"fallback");
+        let mut batch = SendBatch::new();
+        batch.push(0..3000, to_b, None, Some(1000));
+        batch.push(3000..3004, to_c, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), None);
+        // A source that is not ours: retried alone, without it, and reported.
+        batch.push(3004..3012, to_c, Some(IpAddr::from([192, 0, 2, 1])), None);
         let mut rejected = Vec::new();
-        a.send_many(&messages, &mut rejected);
+        a.send_many(&buf, &mut batch, &mut rejected);
         assert_eq!(rejected, vec![2]);
+        let batch = payload;
         let (got_b, sizes_b, _) = recv_all(&b, 3000);
         assert_eq!(got_b, batch);
         assert!(sizes_b.iter().all(|&s| s == 1000));

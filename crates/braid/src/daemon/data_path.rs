@@ -9,7 +9,7 @@
 //! packet per syscall, through the same code.
 
 use braid_io::offload::{segment, Coalescer, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
-use braid_io::udp::{Family, Outgoing, RecvBatch};
+use braid_io::udp::{Family, RecvBatch, SendBatch};
 use braid_io::{Tun, UdpSockets};
 use braid_proto::{is_transport, Device, Endpoint, Instant, OpenJob, PeerId, SealJob, Transmit};
 use rayon::prelude::*;
@@ -86,6 +86,9 @@ pub struct DataPath {
     send_buf: Vec<u8>,
     pending: Vec<Pending>,
     jobs: Vec<(SealJob, usize)>,
+    send_scratch: SendScratch,
+    open_jobs: Vec<Option<OpenJob>>,
+    opened: Vec<Opened>,
     udp_rx: RecvBatch,
     tun_bufs: Vec<Vec<u8>>,
     tun_lens: Vec<usize>,
@@ -128,6 +131,9 @@ impl DataPath {
             send_buf: vec![0; 2 * (MAX_PACKET + MAX_SEGMENTS * (SEGMENT_ROOM + 64))],
             pending: Vec::with_capacity(MAX_SEGMENTS),
             jobs: Vec::with_capacity(MAX_SEGMENTS),
+            send_scratch: SendScratch::default(),
+            open_jobs: Vec::with_capacity(MAX_SEGMENTS),
+            opened: Vec::with_capacity(MAX_SEGMENTS),
             udp_rx: RecvBatch::new(recv_messages(), MAX_PACKET + 1),
             tun_bufs: (0..TUN_BATCH).map(|_| vec![0; TUN_HEADROOM + MAX_PACKET]).collect(),
             tun_lens: vec![0; TUN_BATCH],
@@ -152,7 +158,8 @@ impl DataPath {
             let n = match read {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+                    self.stats.udp_sends +=
+                        send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
                     return Drained::Empty;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -184,7 +191,8 @@ impl DataPath {
             let worst: usize = self.segment_sizes[..count].iter().map(|&n| device.sealed_len(n)).sum();
             let mut used = self.pending.last().map_or(0, |p| p.start + p.len);
             if used + worst > self.send_buf.len() || self.pending.len() + count > 2 * MAX_SEGMENTS {
-                self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+                self.stats.udp_sends +=
+                    send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
                 used = 0;
             }
             // The device decides (route, session, counter) in order; the AEAD runs after.
@@ -206,12 +214,13 @@ impl DataPath {
                 &mut self.send_buf[first..used],
             );
             if used - self.pending.first().map_or(0, |p| p.start) >= SEND_EARLY_BYTES {
-                self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+                self.stats.udp_sends +=
+                    send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
             }
             // Handshakes and staged packets the device queued go out with the batch.
             self.flush_device(now, device, udp);
         }
-        self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending);
+        self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
         Drained::More
     }
 
@@ -242,25 +251,27 @@ impl DataPath {
                 let Some((r, bytes)) = self.udp_rx.get(message) else { break };
                 self.stats.udp_recvs += 1;
                 let from = Endpoint { addr: r.from, local: r.local };
-                let mut datagrams: Vec<&mut [u8]> = r.datagrams(bytes).collect();
-                self.stats.udp_datagrams += datagrams.len() as u64;
+                // A GRO run is datagrams of one size (the last may be shorter).
+                let size = r.segment_size.unwrap_or(bytes.len()).max(1);
                 // In order: find each datagram's session; handshake messages (which never carry
                 // an IP packet) are handled right here.
-                let mut jobs: Vec<Option<OpenJob>> = Vec::with_capacity(datagrams.len());
-                for datagram in datagrams.iter_mut() {
+                self.open_jobs.clear();
+                for datagram in bytes.chunks_mut(size) {
+                    self.stats.udp_datagrams += 1;
                     if is_transport(datagram) {
-                        jobs.push(device.prepare_open(now, datagram).ok());
+                        self.open_jobs.push(device.prepare_open(now, datagram).ok());
                     } else {
                         let _ = device.handle_datagram(now, from, datagram);
-                        jobs.push(None);
+                        self.open_jobs.push(None);
                     }
                 }
-                // The AEAD, on all cores for a large run.
-                let mut results = vec![None; datagrams.len()];
-                open_all(self.crypto_pool.as_ref(), &mut datagrams, &jobs, &mut results);
+                // The AEAD (on the crypto pool for a large run, where there is one).
+                self.opened.clear();
+                self.opened.resize(self.open_jobs.len(), None);
+                open_all(self.crypto_pool.as_ref(), bytes, size, &self.open_jobs, &mut self.opened);
                 // In order again: replay windows, roaming, timers, then gather for TUN.
-                for (k, datagram) in datagrams.iter_mut().enumerate() {
-                    let (Some(job), Some(opened)) = (&jobs[k], results[k]) else { continue };
+                for (k, datagram) in bytes.chunks_mut(size).enumerate() {
+                    let (Some(job), Some(opened)) = (&self.open_jobs[k], self.opened[k]) else { continue };
                     let Ok(Some(received)) = device.finish_open(now, from, job, datagram, opened) else { continue };
                     let packet = received.packet;
                     let bytes = &datagram[packet];
@@ -341,6 +352,18 @@ fn seal_all(
     sizes: &[usize],
     out: &mut [u8],
 ) {
+    let Some(pool) = pool.filter(|_| jobs.len() >= PARALLEL_MIN) else {
+        let mut rest = out;
+        for (job, i) in jobs {
+            let (slot, tail) = std::mem::take(&mut rest).split_at_mut(job.len);
+            rest = tail;
+            // Slots are sized by the job itself, so sealing cannot fail.
+            let sealed = job.seal(&segments[*i][..sizes[*i]], slot);
+            debug_assert!(sealed.is_ok());
+        }
+        return;
+    };
+    // The parallel path needs the slots as a list (one small allocation per batch of >= 8).
     let mut work: Vec<(&SealJob, &[u8], &mut [u8])> = Vec::with_capacity(jobs.len());
     let mut rest = out;
     for (job, i) in jobs {
@@ -348,65 +371,74 @@ fn seal_all(
         rest = tail;
         work.push((job, &segments[*i][..sizes[*i]], slot));
     }
-    let seal = |(job, packet, slot): &mut (&SealJob, &[u8], &mut [u8])| {
-        // Slots are sized by the job itself, so sealing cannot fail.
-        let sealed = job.seal(packet, slot);
-        debug_assert!(sealed.is_ok());
-    };
-    match pool {
-        Some(pool) if work.len() >= PARALLEL_MIN => pool.install(|| work.par_iter_mut().for_each(seal)),
-        _ => work.iter_mut().for_each(seal),
-    }
+    pool.install(|| {
+        work.par_iter_mut().for_each(|(job, packet, slot)| {
+            let sealed = job.seal(packet, slot);
+            debug_assert!(sealed.is_ok());
+        })
+    });
 }
 
 /// What opening one datagram gave: `None` when it had no job (a handshake, or no session).
 type Opened = Option<Result<usize, braid_proto::DropReason>>;
 
-/// Opens every transport datagram that has a job, on all cores when the batch is large.
+/// Opens every transport datagram (the `size`-byte chunks of `run`) that has a job, on the
+/// crypto pool when there is one and the run is large.
 fn open_all(
     pool: Option<&rayon::ThreadPool>,
-    datagrams: &mut [&mut [u8]],
+    run: &mut [u8],
+    size: usize,
     jobs: &[Option<OpenJob>],
     results: &mut [Opened],
 ) {
-    fn open(((datagram, job), result): ((&mut &mut [u8], &Option<OpenJob>), &mut Opened)) {
+    fn open(((datagram, job), result): ((&mut [u8], &Option<OpenJob>), &mut Opened)) {
         *result = job.as_ref().map(|job| job.open(datagram));
     }
     match pool {
         Some(pool) if jobs.iter().filter(|j| j.is_some()).count() >= PARALLEL_MIN => {
-            pool.install(|| datagrams.par_iter_mut().zip(jobs.par_iter()).zip(results.par_iter_mut()).for_each(open))
+            pool.install(|| run.par_chunks_mut(size).zip(jobs.par_iter()).zip(results.par_iter_mut()).for_each(open))
         }
-        _ => datagrams.iter_mut().zip(jobs.iter()).zip(results.iter_mut()).for_each(open),
+        _ => run.chunks_mut(size).zip(jobs.iter()).zip(results.iter_mut()).for_each(open),
     }
 }
 
 /// Sends the sealed datagrams: each run to one endpoint with one size (the last may be
 /// shorter) goes as one GSO batch. Returns the number of sends.
-fn send_pending(udp: &UdpSockets, device: &mut Device, send_buf: &[u8], pending: &mut Vec<Pending>) -> u64 {
-    let mut messages: Vec<Outgoing<'_>> = Vec::new();
-    let mut peers = Vec::new();
+fn send_pending(
+    udp: &UdpSockets,
+    device: &mut Device,
+    send_buf: &[u8],
+    pending: &mut Vec<Pending>,
+    scratch: &mut SendScratch,
+) -> u64 {
+    let SendScratch { batch, peers, rejected } = scratch;
+    batch.clear();
+    peers.clear();
+    rejected.clear();
     let mut i = 0;
     while i < pending.len() {
         let first = pending[i];
         let (j, bytes) = gso_run(pending, i);
-        messages.push(Outgoing {
-            bytes: &send_buf[first.start..first.start + bytes],
-            to: first.to.addr,
-            source: first.to.local,
-            segment: u16::try_from(first.len).ok(),
-        });
+        batch.push(first.start..first.start + bytes, first.to.addr, first.to.local, u16::try_from(first.len).ok());
         peers.push(first.peer);
         i = j;
     }
     // All runs of this batch in one sendmmsg (each run one GSO send).
-    let mut rejected = Vec::new();
-    udp.send_many(&messages, &mut rejected);
-    for k in rejected {
-        tracing::debug!(to = %messages[k].to, "source address gone: kernel's choice used");
+    udp.send_many(send_buf, batch, rejected);
+    for &k in rejected.iter() {
+        tracing::debug!("source address gone: kernel's choice used");
         device.clear_endpoint_source(peers[k]);
     }
     pending.clear();
-    messages.len() as u64
+    batch.len() as u64
+}
+
+/// Reusable space for [`send_pending`]: nothing is allocated per send once warmed up.
+#[derive(Default)]
+struct SendScratch {
+    batch: SendBatch,
+    peers: Vec<PeerId>,
+    rejected: Vec<usize>,
 }
 
 /// Largest UDP payload one GSO send carries here (under the 65507-byte limit).
