@@ -41,45 +41,13 @@ pub fn genpsk() -> String {
     command::run("wg", &["genpsk"], SHORT).expect_success().trim().to_string()
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard padded base64 of a 32-byte key (wg's key format).
-pub fn key_to_base64(key: &[u8; 32]) -> String {
-    let mut out = String::with_capacity(44);
-    for chunk in key.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(BASE64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+/// Standard padded base64 of a 32-byte key (wg's key format), from the crate under test.
+#[allow(unused_imports)] // each test binary uses part of the harness
+pub use braid::keys::key_to_base64;
 
 /// Decodes a base64 key; `None` unless it is exactly 32 bytes of valid base64.
 pub fn key_from_base64(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 44 || !text.ends_with('=') {
-        return None;
-    }
-    let mut bits: u32 = 0;
-    let mut nbits = 0;
-    let mut out = Vec::with_capacity(33);
-    for c in text.trim_end_matches('=').bytes() {
-        let v = BASE64.iter().position(|&b| b == c)? as u32;
-        bits = (bits << 6) | v;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((bits >> nbits) as u8);
-            bits &= (1 << nbits) - 1;
-        }
-    }
-    out.try_into().ok()
+    braid::keys::key_from_base64(text.trim()).ok()
 }
 
 /// Byte counters of one peer from `wg show IF transfer`.
