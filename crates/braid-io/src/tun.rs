@@ -62,14 +62,37 @@ impl Tun {
         Self::open(name, true)
     }
 
+    /// Opens `queues` descriptors of one multi-queue TUN interface (IFF_MULTI_QUEUE), each
+    /// with the same offloads. The kernel spreads outgoing flows over the queues by flow hash,
+    /// so one reader thread per queue sees whole flows, in order. The interface lives until
+    /// the last queue closes. `queues == 1` opens an ordinary single-queue device, exactly
+    /// as [`Tun::create`] or [`Tun::create_with_offloads`] would.
+    pub fn create_queues(name: &str, queues: usize, offload: bool) -> io::Result<Vec<Tun>> {
+        if queues <= 1 {
+            return Self::open_flags(name, offload, 0).map(|t| vec![t]);
+        }
+        let first = Self::open_flags(name, offload, libc::IFF_MULTI_QUEUE)?;
+        // Every queue attaches to the name the kernel gave the first.
+        let actual = first.name.clone();
+        let mut all = vec![first];
+        for _ in 1..queues {
+            all.push(Self::open_flags(&actual, offload, libc::IFF_MULTI_QUEUE)?);
+        }
+        Ok(all)
+    }
+
     fn open(name: &str, offload: bool) -> io::Result<Tun> {
+        Self::open_flags(name, offload, 0)
+    }
+
+    fn open_flags(name: &str, offload: bool, extra_flags: libc::c_int) -> io::Result<Tun> {
         let mut req = ifreq_for(name)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open("/dev/net/tun")?;
-        let mut flags = libc::IFF_TUN | libc::IFF_NO_PI;
+        let mut flags = libc::IFF_TUN | libc::IFF_NO_PI | extra_flags;
         if offload {
             flags |= libc::IFF_VNET_HDR;
         }
@@ -224,6 +247,32 @@ mod tests {
                 let o = tun.offloads();
                 assert!(o.vnet_hdr && o.csum && o.tso, "{o:?}");
                 assert_eq!(tun.name(), name);
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EPERM) => {
+                assert!(std::env::var("CI").is_err(), "CI runs as root");
+                eprintln!("skipping: {e}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_multi_queue_interface_has_one_descriptor_per_queue() {
+        let name = format!("btmq{}", std::process::id() % 100_000);
+        match Tun::create_queues(&name, 3, true) {
+            Ok(queues) => {
+                assert_eq!(queues.len(), 3);
+                let fds: std::collections::HashSet<RawFd> = queues.iter().map(|q| q.as_raw_fd()).collect();
+                assert_eq!(fds.len(), 3);
+                for q in &queues {
+                    assert_eq!(q.name(), name);
+                    assert!(q.offloads().tso, "{:?}", q.offloads());
+                    // Nothing routed to it yet: every queue is readable and empty.
+                    assert_eq!(q.recv(&mut [0u8; 64]).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+                }
+                assert!(interface_mtu(&name).is_ok());
+                drop(queues);
+                assert!(interface_mtu(&name).is_err(), "closing every queue removes the interface");
             }
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EPERM) => {
                 assert!(std::env::var("CI").is_err(), "CI runs as root");

@@ -395,16 +395,30 @@ impl Connection {
         n
     }
 
-    /// After the user freed receive space: announce the larger window at once when it grew by at
-    /// least min(half the buffer, one MSS) since we last advertised (RFC 1122 §4.2.3.3), so a peer
-    /// stalled on a small or zero window resumes.
+    /// After the user freed receive space: announce the larger window at once only when the
+    /// peer is running short of it. As Linux does (`__tcp_cleanup_rbuf`), an update is due when the
+    /// window the peer still sees is at most half the buffer and the new one is at least twice
+    /// that; otherwise the next ACK carries it. The increase must also be worth it (at least
+    /// min(half the buffer, one MSS), RFC 1122 §4.2.3.3), so a peer stalled on a small or zero
+    /// window resumes without silly-window updates. A receiver that reads as fast as data
+    /// arrives thus sends one ACK per batch, not an ACK and a window update.
+    ///
+    /// A delayed ACK still pending when the user reads goes now: the reader has what it
+    /// waited for, and a sender whose whole send buffer is in flight would otherwise sit out
+    /// the delayed-ACK timer.
     fn after_read(&mut self) {
         if !self.state.accepts_data() || self.fin_received {
             return;
         }
-        let threshold = (self.recv_buf.capacity() as u32 / 2).min(self.eff_mss).max(1);
-        let grown = self.advertised_window().saturating_sub(self.last_window_sent);
-        if grown >= threshold {
+        if self.timers.is_armed(TimerKind::DelayedAck) {
+            self.ack_now = true;
+            return;
+        }
+        let capacity = self.recv_buf.capacity() as u32;
+        let threshold = (capacity / 2).min(self.eff_mss).max(1);
+        let peer_view = (self.last_ack_sent + self.last_window_sent).since(self.rcv_nxt);
+        let window = self.advertised_window();
+        if peer_view <= capacity / 2 && window >= peer_view.saturating_mul(2) && window - peer_view >= threshold {
             self.ack_now = true;
         }
     }

@@ -109,3 +109,57 @@ fn small_window_is_used_when_it_is_half_the_largest_seen() {
     let (_, forced) = s.next_emission(Duration::from_secs(5)).unwrap();
     check(&forced, ".", D + 300, P, 100);
 }
+
+#[test]
+fn a_reader_that_keeps_up_sends_no_separate_window_updates() {
+    // 20 segments of room; the peer's view of the window never falls to half of it.
+    let cfg = TcpConfig { recv_buffer_size: 20_000, ..plain_config() };
+    let mut s = Script::established(&cfg);
+    for k in 0..5u32 {
+        let _ = s.inject(&seg(".", P + 2000 * k, D).len(1000));
+        let _ = s.inject(&seg(".", P + 2000 * k + 1000, D).len(1000));
+        // Every second full segment is acknowledged at once ...
+        let a = s.expect();
+        check(&a, ".", D, P + 2000 * (k + 1), 0);
+        assert_eq!(a.window, 18_000);
+        // ... and reading it frees room the peer does not need to hear about yet.
+        assert_eq!(s.read_all().len(), 2000);
+        s.expect_none();
+    }
+    // The next ACK carries the whole window again.
+    let _ = s.inject(&seg(".", P + 10_000, D).len(1000));
+    let _ = s.inject(&seg(".", P + 11_000, D).len(1000));
+    assert_eq!(s.expect().window, 18_000);
+}
+
+#[test]
+fn a_window_the_peer_sees_closing_is_reopened_at_once() {
+    let cfg = TcpConfig { recv_buffer_size: 20_000, ..plain_config() };
+    let mut s = Script::established(&cfg);
+    // Twelve segments unread: the peer sees 8000 bytes of room, less than half the buffer.
+    for k in 0..12u32 {
+        let _ = s.inject(&seg(".", P + 1000 * k, D).len(1000));
+        if k % 2 == 1 {
+            let _ = s.expect();
+        }
+    }
+    s.expect_none();
+    // Reading them doubles the window (8000 → 20000): announce it now.
+    assert_eq!(s.read_all().len(), 12_000);
+    let a = s.expect();
+    check(&a, ".", D, P + 12_000, 0);
+    assert_eq!(a.window, 20_000);
+}
+
+#[test]
+fn reading_sends_a_pending_delayed_ack_at_once() {
+    let cfg = TcpConfig { delayed_ack: Some(Duration::from_millis(40)), ..plain_config() };
+    let mut s = Script::established(&cfg);
+    let _ = s.inject(&seg(".", P, D).len(1000));
+    // One segment: the ACK waits for a second one or the timer.
+    s.expect_none();
+    assert!(s.conn.timer(TimerKind::DelayedAck).is_some());
+    assert_eq!(s.read_all().len(), 1000);
+    check(&s.expect(), ".", D, P + 1000, 0);
+    assert_eq!(s.conn.timer(TimerKind::DelayedAck), None);
+}
