@@ -96,6 +96,15 @@ impl core::fmt::Debug for RecvBatch {
     }
 }
 
+// SAFETY: the raw pointers inside `iovs` and `hdrs` are scratch: every call rebuilds them to
+// point into this batch's own heap buffers (or the caller's, for that call only) before the
+// kernel sees them, and nothing dereferences them between calls. Moving the batch to another
+// thread moves no pointed-to memory and leaves no other owner.
+unsafe impl Send for RecvBatch {}
+// SAFETY: as for `RecvBatch`: `send_many` rebuilds every iovec and header from `items` and the
+// caller's buffer on each call; stale pointers from a previous call are never read.
+unsafe impl Send for SendBatch {}
+
 impl RecvBatch {
     /// Room for `capacity` messages of up to `size` bytes each (64 KiB for GRO runs).
     pub fn new(capacity: usize, size: usize) -> RecvBatch {

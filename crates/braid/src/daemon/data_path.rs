@@ -11,9 +11,13 @@
 use braid_io::offload::{segment, Coalescer, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 use braid_io::udp::{Family, RecvBatch, SendBatch};
 use braid_io::{Tun, UdpSockets};
-use braid_proto::{is_transport, Device, Endpoint, Instant, OpenJob, PeerId, SealJob, Transmit};
+use braid_proto::{is_transport, Endpoint, Instant, OpenJob, PeerId, SealJob, Transmit};
 use rayon::prelude::*;
 use std::io;
+use std::sync::Arc;
+
+use super::flow_queue::flow_queue;
+use super::shared::Shared;
 
 /// Segments one TUN read can produce: a 64 KiB super-packet cut at IPv4's minimum MSS (536).
 const MAX_SEGMENTS: usize = 128;
@@ -59,7 +63,7 @@ struct Pending {
 }
 
 /// How well batching works: syscalls against packets, for `braid show`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DataPathStats {
     /// TUN reads that returned a packet.
     pub tun_reads: u64,
@@ -73,6 +77,20 @@ pub struct DataPathStats {
     pub udp_datagrams: u64,
     /// TUN writes (each may be a coalesced super-packet).
     pub tun_writes: u64,
+}
+
+impl DataPathStats {
+    /// The two sets of counters added up (for several lanes).
+    pub fn plus(&self, other: &DataPathStats) -> DataPathStats {
+        DataPathStats {
+            tun_reads: self.tun_reads + other.tun_reads,
+            tun_packets: self.tun_packets + other.tun_packets,
+            udp_sends: self.udp_sends + other.udp_sends,
+            udp_recvs: self.udp_recvs + other.udp_recvs,
+            udp_datagrams: self.udp_datagrams + other.udp_datagrams,
+            tun_writes: self.tun_writes + other.tun_writes,
+        }
+    }
 }
 
 /// The data path's reusable buffers and state; nothing is allocated per packet.
@@ -94,7 +112,7 @@ pub struct DataPath {
     tun_lens: Vec<usize>,
     coalescer: Coalescer,
     tx: Vec<u8>,
-    crypto_pool: Option<rayon::ThreadPool>,
+    crypto_pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 /// Threads for the AEAD: `BRAID_CRYPTO_THREADS` if set (1 = on the event-loop thread only),
@@ -102,7 +120,7 @@ pub struct DataPath {
 /// machine, where the kernel, the other daemon and iperf3 need the second core, sharing the
 /// AEAD cost 28 % of single-stream throughput (3.6 against 5.0 Gbit/s): it only pays where
 /// cores are spare.
-fn crypto_pool() -> Option<rayon::ThreadPool> {
+pub fn crypto_pool() -> Option<rayon::ThreadPool> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = match std::env::var("BRAID_CRYPTO_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
         Some(n) => n,
@@ -117,8 +135,9 @@ fn crypto_pool() -> Option<rayon::ThreadPool> {
 
 impl DataPath {
     /// Buffers for a TUN device opened with (`vnet_hdr`) or without offloads; `udp_gro`
-    /// enables UDP coalescing on TUN writes (only when the TUN accepted USO).
-    pub fn new(vnet_hdr: bool, udp_gro: bool) -> DataPath {
+    /// enables UDP coalescing on TUN writes (only when the TUN accepted USO). The AEAD of
+    /// large batches runs on `crypto_pool` when there is one (see [`crypto_pool`]).
+    pub fn new(vnet_hdr: bool, udp_gro: bool, crypto_pool: Option<Arc<rayon::ThreadPool>>) -> DataPath {
         let mut coalescer = Coalescer::with_capacity(TUN_BATCH);
         coalescer.set_udp_gro(udp_gro);
         DataPath {
@@ -139,27 +158,29 @@ impl DataPath {
             tun_lens: vec![0; TUN_BATCH],
             coalescer,
             tx: vec![0; MAX_PACKET + 64],
-            crypto_pool: crypto_pool(),
+            crypto_pool,
         }
     }
 
     /// Sends what the device queued (handshakes, keepalives, staged packets).
-    pub fn flush_device(&mut self, now: Instant, device: &mut Device, udp: &UdpSockets) {
-        while let Some(t) = device.poll_transmit(now, &mut self.tx) {
-            send_one(udp, device, &self.tx[..t.len], t);
+    pub fn flush_device(&mut self, now: Instant, shared: &Shared, udp: &UdpSockets) {
+        loop {
+            let Some(t) = shared.device().poll_transmit(now, &mut self.tx) else { return };
+            send_one(udp, shared, &self.tx[..t.len], t);
         }
     }
 
-    /// Reads TUN for one turn: segments, seals (on all cores for large batches) and sends in
-    /// GSO batches.
-    pub fn drain_tun(&mut self, now: Instant, tun: &Tun, device: &mut Device, udp: &UdpSockets) -> Drained {
+    /// Reads TUN (one queue of it) for one turn: segments, seals (on all cores for large
+    /// batches) and sends in GSO batches. The device is locked once per read, to route and
+    /// number that read's packets; the AEAD and the sends run unlocked.
+    pub fn drain_tun(&mut self, now: Instant, tun: &Tun, shared: &Shared, udp: &UdpSockets) -> Drained {
         for _ in 0..READS_PER_TURN {
             let read = if self.vnet_hdr { tun.recv(&mut self.tun_rx) } else { tun.recv(&mut self.segments[0]) };
             let n = match read {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.stats.udp_sends +=
-                        send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
+                        send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
                     return Drained::Empty;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -188,26 +209,30 @@ impl DataPath {
             self.stats.tun_packets += count as u64;
             // Datagrams of several reads share one send buffer, so small packets (no TSO) to
             // one peer still leave in GSO runs; send first if this read might not fit.
-            let worst: usize = self.segment_sizes[..count].iter().map(|&n| device.sealed_len(n)).sum();
+            let worst: usize = self.segment_sizes[..count].iter().map(|&n| sealed_len_bound(n)).sum();
             let mut used = self.pending.last().map_or(0, |p| p.start + p.len);
             if used + worst > self.send_buf.len() || self.pending.len() + count > 2 * MAX_SEGMENTS {
                 self.stats.udp_sends +=
-                    send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
+                    send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
                 used = 0;
             }
             // The device decides (route, session, counter) in order; the AEAD runs after.
             self.jobs.clear();
             let first = used;
-            for i in 0..count {
-                let packet = &self.segments[i][..self.segment_sizes[i]];
-                if let Ok(Some(job)) = device.prepare_seal(now, packet) {
-                    self.pending.push(Pending { to: job.to, peer: job.peer, start: used, len: job.len });
-                    used += job.len;
-                    self.jobs.push((job, i));
+            {
+                let mut device = shared.device();
+                for i in 0..count {
+                    let packet = &self.segments[i][..self.segment_sizes[i]];
+                    if let Ok(Some(job)) = device.prepare_seal(now, packet) {
+                        debug_assert!(job.len <= sealed_len_bound(packet.len()));
+                        self.pending.push(Pending { to: job.to, peer: job.peer, start: used, len: job.len });
+                        used += job.len;
+                        self.jobs.push((job, i));
+                    }
                 }
             }
             seal_all(
-                self.crypto_pool.as_ref(),
+                self.crypto_pool.as_deref(),
                 &self.jobs,
                 &self.segments,
                 &self.segment_sizes,
@@ -215,12 +240,12 @@ impl DataPath {
             );
             if used - self.pending.first().map_or(0, |p| p.start) >= SEND_EARLY_BYTES {
                 self.stats.udp_sends +=
-                    send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
+                    send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
             }
             // Handshakes and staged packets the device queued go out with the batch.
-            self.flush_device(now, device, udp);
+            self.flush_device(now, shared, udp);
         }
-        self.stats.udp_sends += send_pending(udp, device, &self.send_buf, &mut self.pending, &mut self.send_scratch);
+        self.stats.udp_sends += send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
         Drained::More
     }
 
@@ -230,8 +255,8 @@ impl DataPath {
         &mut self,
         now: Instant,
         family: Family,
-        tun: &Tun,
-        device: &mut Device,
+        queues: &[Arc<Tun>],
+        shared: &Shared,
         udp: &UdpSockets,
     ) -> Drained {
         let mut gathered = 0;
@@ -256,6 +281,7 @@ impl DataPath {
                 // In order: find each datagram's session; handshake messages (which never carry
                 // an IP packet) are handled right here.
                 self.open_jobs.clear();
+                let mut device = shared.device();
                 for datagram in bytes.chunks_mut(size) {
                     self.stats.udp_datagrams += 1;
                     if is_transport(datagram) {
@@ -265,11 +291,13 @@ impl DataPath {
                         self.open_jobs.push(None);
                     }
                 }
+                drop(device);
                 // The AEAD (on the crypto pool for a large run, where there is one).
                 self.opened.clear();
                 self.opened.resize(self.open_jobs.len(), None);
-                open_all(self.crypto_pool.as_ref(), bytes, size, &self.open_jobs, &mut self.opened);
+                open_all(self.crypto_pool.as_deref(), bytes, size, &self.open_jobs, &mut self.opened);
                 // In order again: replay windows, roaming, timers, then gather for TUN.
+                let mut device = shared.device();
                 for (k, datagram) in bytes.chunks_mut(size).enumerate() {
                     let (Some(job), Some(opened)) = (&self.open_jobs[k], self.opened[k]) else { continue };
                     let Ok(Some(received)) = device.finish_open(now, from, job, datagram, opened) else { continue };
@@ -280,8 +308,10 @@ impl DataPath {
                     self.tun_lens[gathered] = bytes.len();
                     gathered += 1;
                     if gathered == TUN_BATCH {
+                        // Written with the device still locked: once per 64 packets, cheaper
+                        // than giving the lock up and taking it again.
                         self.stats.tun_writes += write_batch(
-                            tun,
+                            queues,
                             self.vnet_hdr,
                             &mut self.coalescer,
                             &mut self.tun_bufs,
@@ -292,18 +322,18 @@ impl DataPath {
                     }
                 }
             }
-            self.flush_device(now, device, udp);
+            self.flush_device(now, shared, udp);
         }
         self.stats.tun_writes +=
-            write_batch(tun, self.vnet_hdr, &mut self.coalescer, &mut self.tun_bufs, &mut self.tun_lens, gathered);
+            write_batch(queues, self.vnet_hdr, &mut self.coalescer, &mut self.tun_bufs, &mut self.tun_lens, gathered);
         result
     }
 }
 
-/// Writes the first `count` gathered packets to TUN, coalesced when TUN takes a vnet header;
-/// returns the number of writes.
+/// Writes the first `count` gathered packets to TUN, coalesced when TUN takes a vnet header,
+/// each on its flow's queue (see [`flow_queue`]); returns the number of writes.
 fn write_batch(
-    tun: &Tun,
+    queues: &[Arc<Tun>],
     vnet_hdr: bool,
     coalescer: &mut Coalescer,
     bufs: &mut [Vec<u8>],
@@ -315,7 +345,8 @@ fn write_batch(
     }
     if !vnet_hdr {
         for i in 0..count {
-            write_tun(tun, &bufs[i][TUN_HEADROOM..TUN_HEADROOM + lens[i]]);
+            let packet = &bufs[i][TUN_HEADROOM..TUN_HEADROOM + lens[i]];
+            write_tun(queues, packet, packet);
         }
         return count as u64;
     }
@@ -328,12 +359,14 @@ fn write_batch(
     };
     for &i in writes {
         let start = TUN_HEADROOM - VIRTIO_NET_HDR_LEN;
-        write_tun(tun, &bufs[i][start..TUN_HEADROOM + lens[i]]);
+        write_tun(queues, &bufs[i][start..TUN_HEADROOM + lens[i]], &bufs[i][TUN_HEADROOM..TUN_HEADROOM + lens[i]]);
     }
     writes.len() as u64
 }
 
-fn write_tun(tun: &Tun, bytes: &[u8]) {
+/// Writes `bytes` (the IP packet `packet`, maybe behind a virtio-net header) on its queue.
+fn write_tun(queues: &[Arc<Tun>], bytes: &[u8], packet: &[u8]) {
+    let Some(tun) = queues.get(flow_queue(packet, queues.len())) else { return };
     if let Err(e) = tun.send(bytes) {
         tracing::debug!(error = %e, "TUN write failed");
     }
@@ -406,7 +439,7 @@ fn open_all(
 /// shorter) goes as one GSO batch. Returns the number of sends.
 fn send_pending(
     udp: &UdpSockets,
-    device: &mut Device,
+    shared: &Shared,
     send_buf: &[u8],
     pending: &mut Vec<Pending>,
     scratch: &mut SendScratch,
@@ -425,9 +458,12 @@ fn send_pending(
     }
     // All runs of this batch in one sendmmsg (each run one GSO send).
     udp.send_many(send_buf, batch, rejected);
-    for &k in rejected.iter() {
-        tracing::debug!("source address gone: kernel's choice used");
-        device.clear_endpoint_source(peers[k]);
+    if !rejected.is_empty() {
+        let mut device = shared.device();
+        for &k in rejected.iter() {
+            tracing::debug!("source address gone: kernel's choice used");
+            device.clear_endpoint_source(peers[k]);
+        }
     }
     pending.clear();
     batch.len() as u64
@@ -465,13 +501,19 @@ fn gso_run(pending: &[Pending], i: usize) -> (usize, usize) {
     (j, bytes)
 }
 
+/// A bound on the sealed size of an IP packet of `len` bytes: the transport header and tag
+/// plus padding to 16 (the device pads less near the MTU), known without asking the device.
+fn sealed_len_bound(len: usize) -> usize {
+    braid_proto::device::TRANSPORT_OVERHEAD + len.next_multiple_of(16)
+}
+
 /// Sends one datagram the device queued, forgetting a source address the OS refused.
-pub fn send_one(udp: &UdpSockets, device: &mut Device, bytes: &[u8], t: Transmit) {
+pub fn send_one(udp: &UdpSockets, shared: &Shared, bytes: &[u8], t: Transmit) {
     match udp.send_from(bytes, t.to.addr, t.to.local) {
         Ok(sent) if sent.source_rejected => {
             tracing::debug!(source = ?t.to.local, to = %t.to.addr, "source address gone: kernel's choice used");
             if let Some(peer) = t.peer {
-                device.clear_endpoint_source(peer);
+                shared.device().clear_endpoint_source(peer);
             }
         }
         Ok(_) => {}
@@ -483,7 +525,7 @@ pub fn send_one(udp: &UdpSockets, device: &mut Device, bytes: &[u8], t: Transmit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use braid_proto::{DeviceConfig, PeerConfig};
+    use braid_proto::{Device, DeviceConfig, PeerConfig};
 
     fn peer() -> PeerId {
         let mut d = Device::new(

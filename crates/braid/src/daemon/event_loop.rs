@@ -1,23 +1,26 @@
-//! The daemon's event loop: one thread, one `poll`, the device in the middle.
+//! The daemon's event loop: one `poll`, the device in the middle.
 //!
 //! TUN and UDP readiness, UAPI connections, signals and the device's next timer deadline all
-//! wake the same `mio::Poll`; the device needs no lock because only this thread touches it.
-//! (The fast data path — batching, offloads, all cores — replaces the packet handling here
-//! in a later step, behind the same device API.)
+//! wake the same `mio::Poll`. The loop owns the first TUN queue, the UDP sockets, the timers
+//! and UAPI; on a multi-queue interface each further queue has a [`Lane`] thread sharing the
+//! device (see [`Shared`]), which wakes this loop when it moved a timer earlier.
 
 use crate::uapi::{Errno, UapiHost, UapiSession};
 use braid_io::udp::Family;
 use braid_io::{Tun, UdpSockets};
-use braid_proto::{Device, Instant};
+use braid_proto::Device;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::data_path::{DataPath, Drained};
+use super::data_path::{crypto_pool, DataPath, Drained};
+use super::lane::Lane;
+use super::shared::Shared;
 use super::uapi_socket::ControlSocket;
 
 const TUN: Token = Token(0);
@@ -25,6 +28,7 @@ const UDP4: Token = Token(1);
 const UDP6: Token = Token(2);
 const UAPI: Token = Token(3);
 const SIGNAL: Token = Token(4);
+const WAKE: Token = Token(5);
 const FIRST_CONN: usize = 16;
 
 /// How often the loop checks things nobody signals: MTU changes, the socket file.
@@ -42,14 +46,18 @@ pub enum Exit {
 
 /// The sockets a UAPI `set` may rebind or re-mark.
 pub struct Sockets {
-    pub udp: UdpSockets,
+    pub udp: Arc<UdpSockets>,
     pub fwmark: u32,
 }
 
 struct Host<'a> {
     sockets: &'a mut Sockets,
+    shared: &'a Shared,
     registry: &'a Registry,
     tun: braid_io::tun::TunOffloads,
+    queues: usize,
+    /// TUN reads of each queue, comma-separated, the event loop's first.
+    reads_per_queue: String,
     data: super::data_path::DataPathStats,
 }
 
@@ -62,9 +70,10 @@ impl UapiHost for Host<'_> {
         if port != 0 && port == self.sockets.udp.port() {
             return Ok(());
         }
-        let fresh = UdpSockets::bind(port, self.sockets.fwmark).map_err(|_| Errno::EADDRINUSE)?;
+        let fresh = Arc::new(UdpSockets::bind(port, self.sockets.fwmark).map_err(|_| Errno::EADDRINUSE)?);
         deregister_udp(self.registry, &self.sockets.udp);
-        self.sockets.udp = fresh;
+        self.sockets.udp = fresh.clone();
+        self.shared.set_udp(fresh);
         register_udp(self.registry, &self.sockets.udp).map_err(|e| Errno::from(&e))?;
         tracing::info!(port = self.sockets.udp.port(), "listening");
         Ok(())
@@ -81,6 +90,8 @@ impl UapiHost for Host<'_> {
             ("tun_vnet_hdr".into(), on(self.tun.vnet_hdr).into()),
             ("tun_tso".into(), on(self.tun.tso).into()),
             ("tun_uso".into(), on(self.tun.uso).into()),
+            ("tun_queues".into(), self.queues.to_string()),
+            ("tun_reads_per_queue".into(), self.reads_per_queue.clone()),
             ("udp_gso".into(), on(udp.gso).into()),
             ("udp_gro".into(), on(udp.gro).into()),
             ("tun_reads".into(), self.data.tun_reads.to_string()),
@@ -122,23 +133,22 @@ struct Connection {
 
 /// Everything the running interface owns.
 pub struct EventLoop {
-    pub device: Device,
-    pub tun: Tun,
-    pub sockets: Sockets,
-    pub control: ControlSocket,
-    pub signals: UnixStream,
+    shared: Arc<Shared>,
+    /// The first queue, read by this loop.
+    tun: Arc<Tun>,
+    /// Every queue, the first included: decrypted packets are written on their flow's.
+    queues: Vec<Arc<Tun>>,
+    sockets: Sockets,
+    control: ControlSocket,
+    signals: UnixStream,
     poll: Poll,
-    origin: std::time::Instant,
     conns: HashMap<usize, Connection>,
     next_conn: usize,
     /// Sources whose last drain stopped at the batch limit: [TUN, UDP4, UDP6].
     pending: [bool; 3],
     data: DataPath,
-}
-
-/// Monotonic time for the device: nanoseconds since the loop started.
-fn mono(origin: std::time::Instant) -> Instant {
-    Instant::from_duration(origin.elapsed())
+    /// One thread per further TUN queue.
+    lanes: Vec<Lane>,
 }
 
 /// Wall-clock time for handshake timestamps.
@@ -147,17 +157,23 @@ pub fn unix_now() -> Duration {
 }
 
 impl EventLoop {
-    /// Registers everything with a new poller. `origin` is the instant the device's time
-    /// counts from.
+    /// Registers everything with a new poller and starts a lane for every queue after the
+    /// first. `origin` is the instant the device's time counts from.
     pub fn new(
         device: Device,
-        tun: Tun,
+        queues: Vec<Tun>,
         sockets: Sockets,
         control: ControlSocket,
         signals: UnixStream,
         origin: std::time::Instant,
     ) -> io::Result<EventLoop> {
-        let data = DataPath::new(tun.offloads().vnet_hdr, tun.offloads().uso);
+        let queues: Vec<Arc<Tun>> = queues.into_iter().map(Arc::new).collect();
+        let Some(tun) = queues.first().cloned() else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no TUN queue"));
+        };
+        let offloads = tun.offloads();
+        let pool = crypto_pool().map(Arc::new);
+        let data = DataPath::new(offloads.vnet_hdr, offloads.uso, pool.clone());
         let poll = Poll::new()?;
         let registry = poll.registry();
         registry.register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)?;
@@ -165,33 +181,74 @@ impl EventLoop {
         registry.register(&mut SourceFd(&control.listener.as_raw_fd()), UAPI, Interest::READABLE)?;
         signals.set_nonblocking(true)?;
         registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL, Interest::READABLE)?;
+        let waker = Waker::new(registry, WAKE)?;
+        let shared = Arc::new(Shared::new(device, sockets.udp.clone(), waker, origin));
+        let mut lanes = Vec::with_capacity(queues.len());
+        for (i, queue) in queues.iter().enumerate().skip(1) {
+            let lane_data = DataPath::new(offloads.vnet_hdr, offloads.uso, pool.clone());
+            lanes.push(Lane::spawn(i, queue.clone(), shared.clone(), lane_data)?);
+        }
         Ok(EventLoop {
-            device,
+            shared,
             tun,
+            queues,
             sockets,
             control,
             signals,
             poll,
-            origin,
             conns: HashMap::new(),
             next_conn: FIRST_CONN,
             pending: [false; 3],
             data,
+            lanes,
         })
     }
 
-    /// Runs until a signal arrives or the control socket disappears.
+    /// Stops the lanes and waits for them (again on drop; a second call finds none).
+    fn stop_lanes(&mut self) {
+        self.shared.request_stop();
+        for lane in self.lanes.drain(..) {
+            lane.stop();
+        }
+    }
+
+    /// Runs until a signal arrives or the control socket disappears; the lanes have stopped
+    /// when it returns.
     pub fn run(&mut self) -> io::Result<Exit> {
+        let result = self.run_loop();
+        self.stop_lanes();
+        result
+    }
+
+    /// TUN reads of each queue, comma-separated, the event loop's first (lanes that have not
+    /// read yet count 0).
+    fn reads_per_queue(&self) -> String {
+        let mut reads = vec![0u64; self.queues.len()];
+        reads[0] = self.data.stats.tun_reads;
+        for (i, n) in self.shared.lane_reads().into_iter().enumerate().skip(1) {
+            if let Some(slot) = reads.get_mut(i) {
+                *slot = n;
+            }
+        }
+        reads.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+    }
+
+    fn run_loop(&mut self) -> io::Result<Exit> {
         let mut events = Events::with_capacity(64);
         let mut next_housekeeping = std::time::Instant::now();
         loop {
-            let now = mono(self.origin);
             let mut timeout = next_housekeeping.saturating_duration_since(std::time::Instant::now());
-            if let Some(deadline) = self.device.next_deadline() {
-                timeout = timeout.min(deadline.saturating_duration_since(now));
-            }
-            if self.pending.iter().any(|&p| p) {
-                timeout = Duration::ZERO;
+            {
+                // Deadline read and published under the device lock (see `Shared`).
+                let device = self.shared.device();
+                let deadline = device.next_deadline();
+                if let Some(deadline) = deadline {
+                    timeout = timeout.min(deadline.saturating_duration_since(self.shared.now()));
+                }
+                if self.pending.iter().any(|&p| p) {
+                    timeout = Duration::ZERO;
+                }
+                self.shared.loop_sleeps_until(&device, deadline);
             }
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
@@ -205,6 +262,7 @@ impl EventLoop {
                     UDP4 => ready[1] = true,
                     UDP6 => ready[2] = true,
                     UAPI => self.accept_uapi(),
+                    WAKE => {}
                     SIGNAL => {
                         let mut b = [0u8; 16];
                         let _ = self.signals.read(&mut b);
@@ -224,9 +282,16 @@ impl EventLoop {
                     self.pending[slot] = self.drain_udp(v6) == Drained::More;
                 }
             }
-            let now = mono(self.origin);
-            if self.device.next_deadline().is_some_and(|d| d <= now) {
-                self.device.poll_timers(now);
+            let now = self.shared.now();
+            let due = {
+                let mut device = self.shared.device();
+                let due = device.next_deadline().is_some_and(|d| d <= now);
+                if due {
+                    device.poll_timers(now);
+                }
+                due
+            };
+            if due {
                 self.flush();
             }
             if std::time::Instant::now() >= next_housekeeping {
@@ -236,7 +301,8 @@ impl EventLoop {
                 }
                 match self.tun.mtu() {
                     Ok(mtu) => {
-                        if mtu != self.device.mtu() && self.device.set_mtu(mtu).is_ok() {
+                        let mut device = self.shared.device();
+                        if mtu != device.mtu() && device.set_mtu(mtu).is_ok() {
                             tracing::info!(mtu, "interface MTU changed");
                         }
                     }
@@ -249,13 +315,13 @@ impl EventLoop {
 
     /// Sends everything the device has queued.
     fn flush(&mut self) {
-        let now = mono(self.origin);
-        self.data.flush_device(now, &mut self.device, &self.sockets.udp);
+        let now = self.shared.now();
+        self.data.flush_device(now, &self.shared, &self.sockets.udp);
     }
 
     fn drain_tun(&mut self) -> Drained {
-        let now = mono(self.origin);
-        self.data.drain_tun(now, &self.tun, &mut self.device, &self.sockets.udp)
+        let now = self.shared.now();
+        self.data.drain_tun(now, &self.tun, &self.shared, &self.sockets.udp)
     }
 
     fn drain_udp(&mut self, v6: bool) -> Drained {
@@ -263,8 +329,8 @@ impl EventLoop {
             return Drained::Empty;
         }
         let family = if v6 { Family::V6 } else { Family::V4 };
-        let now = mono(self.origin);
-        self.data.drain_udp(now, family, &self.tun, &mut self.device, &self.sockets.udp)
+        let now = self.shared.now();
+        self.data.drain_udp(now, family, &self.queues, &self.shared, &self.sockets.udp)
     }
 
     fn accept_uapi(&mut self) {
@@ -298,6 +364,7 @@ impl EventLoop {
     }
 
     fn serve_uapi(&mut self, token: usize) {
+        let reads_per_queue = self.reads_per_queue();
         let Some(conn) = self.conns.get_mut(&token) else { return };
         let mut closed = false;
         let mut buf = [0u8; 16384];
@@ -310,14 +377,18 @@ impl EventLoop {
                     break;
                 }
                 Ok(n) => {
-                    let now = mono(self.origin);
+                    let now = self.shared.now();
                     let mut host = Host {
                         sockets: &mut self.sockets,
+                        shared: &self.shared,
                         registry: self.poll.registry(),
                         tun: self.tun.offloads(),
-                        data: self.data.stats,
+                        queues: self.queues.len(),
+                        reads_per_queue: reads_per_queue.clone(),
+                        data: self.data.stats.plus(&self.shared.lane_stats_total()),
                     };
-                    let reply = conn.session.feed(&buf[..n], now, &mut self.device, &mut host);
+                    let mut device: std::sync::MutexGuard<'_, Device> = self.shared.device();
+                    let reply = conn.session.feed(&buf[..n], now, &mut device, &mut host);
                     conn.pending.extend_from_slice(&reply);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -349,5 +420,11 @@ impl EventLoop {
         }
         // A `set` may have queued handshakes (new endpoint + keepalive).
         self.flush();
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        self.stop_lanes();
     }
 }

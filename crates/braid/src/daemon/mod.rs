@@ -7,6 +7,9 @@
 
 mod data_path;
 mod event_loop;
+mod flow_queue;
+mod lane;
+mod shared;
 pub mod uapi_socket;
 
 pub use event_loop::{unix_now, EventLoop, Exit, Sockets};
@@ -44,45 +47,66 @@ fn env_fd(name: &str) -> io::Result<Option<std::os::fd::OwnedFd>> {
     }
 }
 
-/// Opens the TUN device and control socket: the two things that must exist before the
-/// daemon reports ready.
-fn open_interface(interface: &str) -> io::Result<(Tun, ControlSocket)> {
-    let tun = match env_fd("WG_TUN_FD")? {
-        Some(fd) => Tun::from_fd(fd, interface)?,
+/// How many TUN queues (each read by its own thread) a new interface gets:
+/// `BRAID_TUN_QUEUES` if set (1–16), else half the cores (at most 4) on machines with at least
+/// 4 cores, and 1 below. Measured on the 2-core project machine, where the kernel, iperf3 and
+/// the peer need the other core, a second queue cost throughput (docs/BENCHMARKS.md); it pays
+/// where cores are spare, like the crypto pool.
+fn tun_queues() -> usize {
+    if let Some(n) = std::env::var("BRAID_TUN_QUEUES").ok().and_then(|v| v.parse::<usize>().ok()) {
+        return n.clamp(1, 16);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores >= 4 {
+        (cores / 2).min(4)
+    } else {
+        1
+    }
+}
+
+/// Opens the TUN device (all its queues) and the control socket: the two things that must
+/// exist before the daemon reports ready.
+fn open_interface(interface: &str) -> io::Result<(Vec<Tun>, ControlSocket)> {
+    let queues = match env_fd("WG_TUN_FD")? {
+        // A descriptor handed over is one queue.
+        Some(fd) => vec![Tun::from_fd(fd, interface)?],
         None => {
             // Offloads (a virtio-net header, TSO/USO) unless BRAID_TUN_OFFLOAD=0 asks for the plain
             // one-packet-per-read device (for comparisons and old kernels).
             let offload = std::env::var("BRAID_TUN_OFFLOAD").map_or(true, |v| v != "0");
-            let tun = if offload { Tun::create_with_offloads(interface) } else { Tun::create(interface) }
+            let queues = Tun::create_queues(interface, tun_queues(), offload)
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot create TUN interface {interface}: {e}")))?;
             // wireguard-go's default, so `ip link set up` alone gives a working tunnel.
-            if let Err(e) = tun.set_mtu(DEFAULT_MTU) {
+            if let Err(e) = queues[0].set_mtu(DEFAULT_MTU) {
                 tracing::warn!(error = %e, "cannot set the default MTU");
             }
-            tun
+            queues
         }
     };
+    let name = queues[0].name().to_owned();
     let control = match env_fd("WG_UAPI_FD")? {
-        Some(fd) => ControlSocket::from_listener(UnixListener::from(fd), tun.name())?,
-        None => ControlSocket::bind(tun.name())?,
+        Some(fd) => ControlSocket::from_listener(UnixListener::from(fd), &name)?,
+        None => ControlSocket::bind(&name)?,
     };
-    Ok((tun, control))
+    Ok((queues, control))
 }
 
 /// Builds the device and runs the loop; returns when the interface should go away.
-fn serve(tun: Tun, control: ControlSocket, ready: impl FnOnce()) -> io::Result<Exit> {
+fn serve(queues: Vec<Tun>, control: ControlSocket, ready: impl FnOnce()) -> io::Result<Exit> {
     let (sig_read, sig_write) = UnixStream::pair()?;
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::low_level::pipe::register(signal, sig_write.try_clone()?)?;
     }
     let udp = UdpSockets::bind(0, 0)?;
     let origin = std::time::Instant::now();
+    let tun = &queues[0];
     let mtu = tun.mtu().unwrap_or(1420);
     let config = DeviceConfig { mtu, ..DeviceConfig::default() };
     let rng = rand_chacha::ChaCha20Rng::from_os_rng();
     let device = Device::new(config, Instant::ZERO, unix_now(), Box::new(rng));
-    tracing::info!(interface = tun.name(), port = udp.port(), mtu, tun_offloads = ?tun.offloads(), udp_offloads = ?udp.offloads(), "interface up");
-    let mut event_loop = EventLoop::new(device, tun, Sockets { udp, fwmark: 0 }, control, sig_read, origin)?;
+    tracing::info!(interface = tun.name(), port = udp.port(), mtu, queues = queues.len(), tun_offloads = ?tun.offloads(), udp_offloads = ?udp.offloads(), "interface up");
+    let sockets = Sockets { udp: std::sync::Arc::new(udp), fwmark: 0 };
+    let mut event_loop = EventLoop::new(device, queues, sockets, control, sig_read, origin)?;
     ready();
     let exit = event_loop.run()?;
     tracing::info!(?exit, "shutting down");
@@ -91,7 +115,7 @@ fn serve(tun: Tun, control: ControlSocket, ready: impl FnOnce()) -> io::Result<E
 
 /// Runs the daemon; the exit code is what the `braid` process returns.
 pub fn run(options: &DaemonOptions) -> ExitCode {
-    let (tun, control) = match open_interface(&options.interface) {
+    let (queues, control) = match open_interface(&options.interface) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("braid: {e}");
@@ -99,7 +123,7 @@ pub fn run(options: &DaemonOptions) -> ExitCode {
         }
     };
     if options.foreground {
-        return match serve(tun, control, || {}) {
+        return match serve(queues, control, || {}) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("braid: {e}");
@@ -116,12 +140,12 @@ pub fn run(options: &DaemonOptions) -> ExitCode {
             // The child owns the interface now: the parent must not run the destructors that
             // would remove the socket file.
             std::mem::forget(control);
-            drop(tun);
+            drop(queues);
             ExitCode::from(code as u8)
         }
         Ok(Daemonized::Child(notifier)) => {
             let mut notifier = Some(notifier);
-            let result = serve(tun, control, || {
+            let result = serve(queues, control, || {
                 if let Some(n) = notifier.take() {
                     n.ready(0);
                 }

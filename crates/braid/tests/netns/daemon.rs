@@ -24,14 +24,20 @@ pub enum Impl {
     WireguardGo,
     /// This project's `braid` binary, built by cargo for this test.
     Braid,
+    /// `braid` on a multi-queue TUN interface: [`MULTI_QUEUE`] queues, a lane thread each.
+    BraidMultiQueue,
 }
+
+/// Queues of a [`Impl::BraidMultiQueue`] interface: more than this machine's cores, so lanes
+/// contend for the device as they would on a busy large machine.
+pub const MULTI_QUEUE: usize = 4;
 
 impl Impl {
     /// The program to execute.
     pub fn program(self) -> String {
         match self {
             Impl::WireguardGo => "wireguard-go".to_string(),
-            Impl::Braid => env!("CARGO_BIN_EXE_braid").to_string(),
+            Impl::Braid | Impl::BraidMultiQueue => env!("CARGO_BIN_EXE_braid").to_string(),
         }
     }
 
@@ -40,6 +46,7 @@ impl Impl {
         match self {
             Impl::WireguardGo => "wgo",
             Impl::Braid => "braid",
+            Impl::BraidMultiQueue => "braid-mq",
         }
     }
 
@@ -52,7 +59,7 @@ impl Impl {
                 Some(_) => Ok(()),
                 None => Err(Unavailable::Missing("wireguard-go is not installed".into())),
             },
-            Impl::Braid => braid_daemon_support().clone().map_err(Unavailable::NotYet),
+            Impl::Braid | Impl::BraidMultiQueue => braid_daemon_support().clone().map_err(Unavailable::NotYet),
         }
     }
 }
@@ -97,7 +104,11 @@ impl Daemon {
     pub fn start(imp: Impl, ns: &Netns, ifname: &str, log: PathBuf) -> Daemon {
         let program = imp.program();
         let level = std::env::var("BRAID_NETNS_LOG_LEVEL").unwrap_or_else(|_| "verbose".into());
-        let envs = [("LOG_LEVEL", level.as_str()), ("RUST_LOG", "debug")];
+        let queues = match imp {
+            Impl::BraidMultiQueue => MULTI_QUEUE.to_string(),
+            _ => "1".to_string(),
+        };
+        let envs = [("LOG_LEVEL", level.as_str()), ("RUST_LOG", "debug"), ("BRAID_TUN_QUEUES", queues.as_str())];
         let label = format!("{} {ifname} in {}", imp.short(), ns.name());
         let process = ns.spawn(&label, &[&program, "-f", ifname], &envs, log);
         let mut daemon = Daemon { process, imp, ifname: ifname.to_string() };

@@ -28,7 +28,23 @@ pub fn run(
     reverse: bool,
     scratch: &Scratch,
 ) -> IperfReport {
+    run_streams(server, client, server_addr, port, secs, 1, reverse, scratch)
+}
+
+/// Like [`run`] with `streams` parallel TCP connections (`iperf3 -P`).
+#[allow(clippy::too_many_arguments, dead_code)] // one call site per knob; not every test binary uses it
+pub fn run_streams(
+    server: &Netns,
+    client: &Netns,
+    server_addr: &str,
+    port: u16,
+    secs: u32,
+    streams: u32,
+    reverse: bool,
+    scratch: &Scratch,
+) -> IperfReport {
     let port_s = port.to_string();
+    let streams_s = streams.to_string();
     let log = scratch.path().join(format!("iperf3-server-{}-{port}.log", server.name()));
     let mut srv = server.spawn("iperf3 server", &["iperf3", "-s", "-1", "-B", server_addr, "-p", &port_s], &[], log);
     let secs_s = secs.to_string();
@@ -36,6 +52,9 @@ pub fn run(
         vec!["iperf3", "-c", server_addr, "-p", &port_s, "-t", &secs_s, "-f", "m", "--connect-timeout", "2000"];
     if reverse {
         args.push("-R");
+    }
+    if streams > 1 {
+        args.extend(["-P", &streams_s]);
     }
     let mut attempt = 0;
     let client_out = loop {
@@ -50,10 +69,11 @@ pub fn run(
     assert!(client_out.success(), "iperf3 client failed: {}\n--- server ---\n{}", client_out.describe(), srv.log());
     let status = srv.wait_timeout(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "iperf3 server did not finish cleanly: {status:?}\n{}", srv.log());
-    let receiver_line = client_out
-        .stdout
-        .lines()
-        .find(|l| l.trim_end().ends_with("receiver"))
+    // With several streams, the [SUM] line is the total.
+    let receivers = || client_out.stdout.lines().filter(|l| l.trim_end().ends_with("receiver"));
+    let receiver_line = receivers()
+        .find(|l| l.trim_start().starts_with("[SUM]"))
+        .or_else(|| receivers().next())
         .map(|l| l.trim().to_string())
         .unwrap_or_else(|| panic!("no receiver summary: {}", client_out.describe()));
     IperfReport { receiver_line, client: client_out }

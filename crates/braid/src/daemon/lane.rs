@@ -1,0 +1,87 @@
+//! A lane: one more thread reading one more queue of a multi-queue TUN interface.
+//!
+//! The kernel hashes each outgoing flow to one TUN queue, so a lane sees whole flows in
+//! order, and the packets of different flows are read, segmented, sealed and sent on several
+//! cores at once. The lane locks the shared device only to route and number each read's
+//! packets; everything else (the AEAD, GSO sends) runs in parallel with the other lanes and
+//! the event loop, which keeps the first queue, the UDP sockets, the timers and UAPI.
+//!
+//! Decrypted packets are written by the event loop, each on the queue its flow hashes to
+//! (see `flow_queue`); the kernel then steers that flow's outgoing packets to the same queue.
+//!
+//! Counters are assigned under the device lock in the order the lanes read, so a peer's
+//! datagrams from two flows can leave a few microseconds out of counter order; the receiver's
+//! replay window (thousands of counters wide) takes them, as it takes any reordering.
+
+use super::data_path::{DataPath, Drained};
+use super::shared::Shared;
+use braid_io::Tun;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const QUEUE: Token = Token(0);
+const STOP: Token = Token(1);
+/// Longest a lane sleeps without checking whether the daemon is stopping.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// A running lane; dropping it without [`Lane::stop`] leaves the thread to end with the process.
+pub struct Lane {
+    waker: Arc<Waker>,
+    thread: JoinHandle<()>,
+}
+
+impl Lane {
+    /// Starts lane `index` (1-based: the event loop is lane 0) on `queue`.
+    pub fn spawn(index: usize, queue: Arc<Tun>, shared: Arc<Shared>, data: DataPath) -> io::Result<Lane> {
+        let poll = Poll::new()?;
+        poll.registry().register(&mut SourceFd(&queue.as_raw_fd()), QUEUE, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), STOP)?);
+        let thread = std::thread::Builder::new()
+            .name(format!("braid-lane-{index}"))
+            .spawn(move || run(index, poll, queue, &shared, data))?;
+        Ok(Lane { waker, thread })
+    }
+
+    /// Wakes the lane so it sees [`Shared::request_stop`], and waits for it to return.
+    pub fn stop(self) {
+        let _ = self.waker.wake();
+        if self.thread.join().is_err() {
+            tracing::warn!("a lane thread panicked");
+        }
+    }
+}
+
+fn run(index: usize, mut poll: Poll, queue: Arc<Tun>, shared: &Shared, mut data: DataPath) {
+    let mut events = Events::with_capacity(4);
+    while !shared.stopping() {
+        match poll.poll(&mut events, Some(IDLE_CHECK)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(lane = index, error = %e, "lane poll failed");
+                return;
+            }
+        }
+        // Edge-triggered: read until the queue is empty, a turn at a time.
+        loop {
+            let udp = shared.udp();
+            let drained = data.drain_tun(shared.now(), &queue, shared, &udp);
+            shared.wake_loop_if_due(&shared.device());
+            shared.publish_lane_stats(index, data.stats);
+            match drained {
+                Drained::Empty => break,
+                Drained::More if !shared.stopping() => continue,
+                Drained::More => return,
+                Drained::Gone => {
+                    tracing::info!(lane = index, "TUN queue gone");
+                    return;
+                }
+            }
+        }
+    }
+}

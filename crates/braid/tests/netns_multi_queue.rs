@@ -1,0 +1,90 @@
+//! braid on a multi-queue TUN interface (`BRAID_TUN_QUEUES`): one lane thread per queue reads,
+//! seals and sends while the event loop writes each flow's decrypted packets on that flow's
+//! queue. Many parallel flows must spread over the queues, and every byte must arrive intact,
+//! against wireguard-go and against braid itself, both directions.
+
+#[macro_use]
+mod netns;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use netns::command;
+use netns::daemon::MULTI_QUEUE;
+use netns::prereq::notice;
+use netns::tcp_transfer::transfer;
+use netns::{iperf, Impl, Pair};
+
+/// Parallel TCP streams per iperf3 run: enough that the flow hash cannot put them all on one
+/// queue except by a one-in-a-billion chance.
+const STREAMS: u32 = 16;
+const IPERF_SECS: u32 = 2;
+const TRANSFER_BYTES: u64 = 20 * 1024 * 1024;
+
+/// `braid show IFNAME`'s value for `label` (e.g. "tun queues").
+fn shown(ifname: &str, label: &str) -> String {
+    let out = command::run(env!("CARGO_BIN_EXE_braid"), &["show", ifname], Duration::from_secs(10));
+    assert!(out.success(), "braid show {ifname}: {}", out.describe());
+    let prefix = format!("{label}: ");
+    out.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&prefix).map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {label:?} in braid show:\n{}", out.stdout))
+}
+
+fn many_flows_over_queues(a: Impl, b: Impl) {
+    let mut pair = Pair::new(a, b);
+    pair.wait_tunnel();
+    let label = format!("{}->{}", a.short(), b.short());
+    let ifname = pair.a.wg.ifname().to_owned();
+    assert_eq!(shown(&ifname, "tun queues"), MULTI_QUEUE.to_string());
+    // A sends (its lanes read the flows from TUN), then A receives (its loop writes them).
+    let up =
+        iperf::run_streams(&pair.b.ns, &pair.a.ns, pair.b.tunnel_v4, 5201, IPERF_SECS, STREAMS, false, &pair.scratch);
+    notice(&format!("iperf3 -P {STREAMS} {label} A->B: {}", up.receiver_line));
+    let down =
+        iperf::run_streams(&pair.b.ns, &pair.a.ns, pair.b.tunnel_v6, 5202, IPERF_SECS, STREAMS, true, &pair.scratch);
+    notice(&format!("iperf3 -P {STREAMS} {label} B->A: {}", down.receiver_line));
+    let reads: Vec<u64> =
+        shown(&ifname, "tun reads per queue").split(',').map(|n| n.parse().expect("a count")).collect();
+    notice(&format!("{label}: TUN reads per queue {reads:?}"));
+    assert_eq!(reads.len(), MULTI_QUEUE);
+    let busy = reads.iter().filter(|&&n| n > 0).count();
+    assert!(busy >= 2, "{STREAMS} flows all came through one queue: {reads:?}");
+    // Every byte intact, both ways.
+    let to_b: SocketAddr = format!("{}:6001", pair.b.tunnel_v4).parse().unwrap();
+    let to_a: SocketAddr = format!("[{}]:6002", pair.a.tunnel_v6).parse().unwrap();
+    for (dir, from, to, addr, seed) in
+        [("A->B v4", &pair.a.ns, &pair.b.ns, to_b, 1), ("B->A v6", &pair.b.ns, &pair.a.ns, to_a, 2)]
+    {
+        let report = transfer(from, to, addr, TRANSFER_BYTES, seed, &pair.scratch);
+        assert_eq!(report.received.first_mismatch, None, "{dir}: corrupted stream {report:?}");
+        assert_eq!(report.received.bytes, TRANSFER_BYTES, "{dir}: short stream {report:?}");
+        assert_eq!(report.received.hash, report.expected_hash, "{dir}: hash {report:?}");
+    }
+    pair.assert_alive();
+}
+
+#[test]
+fn multi_queue_braid_to_wgo() {
+    netns::run_pair(
+        "many_flows_over_queues::braid_mq_to_wgo",
+        &["iperf3"],
+        true,
+        Impl::BraidMultiQueue,
+        Impl::WireguardGo,
+        many_flows_over_queues,
+    );
+}
+
+#[test]
+fn multi_queue_braid_to_braid() {
+    netns::run_pair(
+        "many_flows_over_queues::braid_mq_to_braid_mq",
+        &["iperf3"],
+        true,
+        Impl::BraidMultiQueue,
+        Impl::BraidMultiQueue,
+        many_flows_over_queues,
+    );
+}
