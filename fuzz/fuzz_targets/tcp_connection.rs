@@ -5,13 +5,14 @@
 //! synchronized states instead of bouncing off the acceptability test), with arbitrary flags,
 //! windows, options and payloads. The connection must never panic, `poll_transmit` must always
 //! run dry, every returned segment must match its payload and serialize, and a RST must never be
-//! answered.
+//! answered. ICMP errors quoting sequence numbers near what was sent are mixed in: they may lower
+//! the MSS or end the connection, never raise the MSS.
 #![no_main]
 
 use core::net::{IpAddr, Ipv4Addr};
 use core::time::Duration;
 
-use braid_stack::tcp::{Connection, InitialNumbers, KeepAlive, Seq, TcpConfig};
+use braid_stack::tcp::{Connection, InitialNumbers, KeepAlive, Seq, SoftError, TcpConfig, MIN_PATH_MSS};
 use braid_stack::time::Instant;
 use braid_wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 use libfuzzer_sys::fuzz_target;
@@ -181,15 +182,43 @@ fuzz_target!(|data: &[u8]| {
                 let _ = conn.recv(&mut scratch[..n]);
             }
             10 => conn.close(),
-            _ => match input.u8() % 4 {
+            _ => match input.u8() % 6 {
                 0 => {
                     let _ = conn.abort();
                 }
                 1 => conn.shutdown(braid_stack::tcp::Shutdown::Read),
                 2 => conn.set_nagle(input.u8() & 1 == 0),
-                _ => {
+                3 => {
                     let n = usize::from(input.u16());
                     let _ = conn.consume(n);
+                }
+                4 => {
+                    // An ICMP "packet too big" quoting a segment near what was last sent.
+                    let quoted = peer.ack + (input.u16() as i16 as i32 as u32);
+                    let mss = u32::from(input.u16());
+                    let before = conn.negotiated().mss;
+                    if conn.on_packet_too_big(now, mss, quoted).is_some() {
+                        let after = conn.negotiated().mss;
+                        assert!(after <= before, "ICMP never raises the MSS");
+                        assert!(after >= before.min(MIN_PATH_MSS), "nor lowers it below the floor");
+                    } else {
+                        assert_eq!(conn.negotiated().mss, before, "a rejected quote changes nothing");
+                    }
+                }
+                _ => {
+                    // An ICMP unreachable / time exceeded / parameter problem.
+                    const ERRORS: [SoftError; 7] = [
+                        SoftError::NetworkUnreachable,
+                        SoftError::HostUnreachable,
+                        SoftError::ProtocolUnreachable,
+                        SoftError::PortUnreachable,
+                        SoftError::Prohibited,
+                        SoftError::TimeExceeded,
+                        SoftError::ParameterProblem,
+                    ];
+                    let error = ERRORS[usize::from(input.u8()) % ERRORS.len()];
+                    let quoted = peer.ack + (input.u16() as i16 as i32 as u32);
+                    let _ = conn.on_soft_error(error, quoted);
                 }
             },
         }

@@ -202,6 +202,19 @@ impl<'a> Ipv4Quote<'a> {
         self.bytes[9]
     }
 
+    /// The original datagram's total-length field: how large the datagram that did not fit was
+    /// (RFC 1191 §5 picks the next lower MTU plateau from it when a router reports no MTU).
+    pub fn total_len(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[2], self.bytes[3]])
+    }
+
+    /// The original datagram's fragment offset in bytes. Only a quote with offset 0 starts with
+    /// the transport header, so only then do [`Ipv4Quote::ports`] and the bytes after them mean
+    /// anything.
+    pub fn fragment_offset(&self) -> usize {
+        usize::from(u16::from_be_bytes([self.bytes[6], self.bytes[7]]) & 0x1fff) * 8
+    }
+
     /// The quoted start of the original payload (at least 8 bytes: TCP/UDP ports come first).
     pub fn payload(&self) -> &'a [u8] {
         let header_len = usize::from(self.bytes[0] & 0x0f) * 4;

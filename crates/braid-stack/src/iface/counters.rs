@@ -37,7 +37,7 @@ pub struct InterfaceCounters {
     /// Fragments reassembly refused (duplicate, overlap, malformed, too large, disabled...).
     pub ip_fragments_dropped: u64,
 
-    /// ICMP messages too short or with an unknown code or an invalid quote.
+    /// ICMP messages too short or with an unknown code.
     pub icmp_malformed: u64,
     /// ICMP messages whose checksum does not verify.
     pub icmp_bad_checksum: u64,
@@ -51,9 +51,22 @@ pub struct InterfaceCounters {
     pub icmp_echo_replies_received: u64,
     /// Echo replies no echo socket wanted (unknown identifier, or its queue was full).
     pub icmp_echo_replies_dropped: u64,
-    /// ICMP errors received (unreachable, too big, time exceeded, parameter problem). They are
-    /// counted and otherwise ignored: RFC 5927 treats them as soft errors for TCP.
+    /// ICMP errors received (unreachable, too big, time exceeded, parameter problem), whatever
+    /// their quote. Each ends in exactly one of the five counters below.
     pub icmp_errors_received: u64,
+    /// ICMP errors a TCP connection accepted: path-MTU updates and soft errors.
+    pub icmp_errors_delivered: u64,
+    /// ICMP errors quoting a TCP segment of no connection (closed since, or never ours).
+    pub icmp_errors_no_connection: u64,
+    /// ICMP errors whose quoted sequence number is not in the connection's `[SND.UNA, SND.MAX]`
+    /// (RFC 5927 §4.3): stale, or forged by a blind attacker.
+    pub icmp_errors_out_of_window: u64,
+    /// ICMP errors whose quote is unusable: shorter than an IP header plus 8 bytes, a later
+    /// fragment, or a packet we did not send (its source is not the error's destination).
+    pub icmp_errors_bad_quote: u64,
+    /// ICMP errors about UDP or other non-TCP packets; nothing consumes them (UDP sockets have no
+    /// error queue).
+    pub icmp_errors_unclaimed: u64,
     /// ICMP errors sent (port/protocol unreachable, reassembly time exceeded).
     pub icmp_errors_sent: u64,
     /// ICMP errors not sent because of the rate limit.

@@ -2,8 +2,8 @@
 //!
 //! Errors are sent only about a single received packet addressed to one of our unicast addresses
 //! from a unicast source, never about an ICMP error (RFC 1122 §3.2.2, RFC 4443 §2.4(e)), and
-//! through a token bucket. Received errors are counted and otherwise ignored: RFC 5927 advises
-//! treating them as soft errors for TCP, and UDP sockets here have no error queue.
+//! through a token bucket. Received errors about TCP segments go to their connection (see
+//! `icmp_error`); UDP sockets here have no error queue, so errors about datagrams are only counted.
 
 use core::net::IpAddr;
 
@@ -15,6 +15,7 @@ use braid_wire::icmpv6::{
 };
 use braid_wire::{ipv4, ipv6};
 
+use super::icmp_error;
 use super::ip::Upper;
 use super::Ctx;
 use crate::device::Device;
@@ -30,6 +31,7 @@ pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
     match Icmpv4Repr::parse(&packet) {
         Err(Icmpv4Error::BadChecksum) => counters.icmp_bad_checksum += 1,
         Err(Icmpv4Error::UnsupportedType(_)) => counters.icmp_unsupported += 1,
+        Err(Icmpv4Error::BadQuote { .. }) => icmp_error::truncated_quote(ctx),
         Err(_) => counters.icmp_malformed += 1,
         Ok(Icmpv4Repr::EchoRequest { ident, seq_no, data }) => {
             counters.icmp_echo_requests += 1;
@@ -41,7 +43,7 @@ pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
             }
         }
         Ok(Icmpv4Repr::EchoReply { ident, seq_no, data }) => deliver_reply(ctx, upper.src, ident, seq_no, data),
-        Ok(_) => counters.icmp_errors_received += 1,
+        Ok(error) => icmp_error::receive_v4(ctx, upper, &error),
     }
 }
 
@@ -56,6 +58,7 @@ pub(crate) fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
     match Icmpv6Repr::parse(&packet, src, dst) {
         Err(Icmpv6Error::BadChecksum) => counters.icmp_bad_checksum += 1,
         Err(Icmpv6Error::UnsupportedType(_)) => counters.icmp_unsupported += 1,
+        Err(Icmpv6Error::BadQuote { .. }) => icmp_error::truncated_quote(ctx),
         Err(_) => counters.icmp_malformed += 1,
         Ok(Icmpv6Repr::EchoRequest { ident, seq_no, data }) => {
             counters.icmp_echo_requests += 1;
@@ -67,7 +70,7 @@ pub(crate) fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
             }
         }
         Ok(Icmpv6Repr::EchoReply { ident, seq_no, data }) => deliver_reply(ctx, upper.src, ident, seq_no, data),
-        Ok(_) => counters.icmp_errors_received += 1,
+        Ok(error) => icmp_error::receive_v6(ctx, upper, &error),
     }
 }
 

@@ -70,6 +70,7 @@
 
 mod counters;
 mod icmp;
+mod icmp_error;
 mod ip;
 mod output;
 mod rate_limit;

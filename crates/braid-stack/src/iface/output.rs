@@ -79,7 +79,10 @@ impl Output {
                     hop_limit: self.hop_limit,
                     traffic_class: 0,
                     ident: self.next_ident,
-                    dont_frag: false,
+                    // TCP segments carry DF: RFC 1191 path-MTU discovery has a router that cannot
+                    // forward one answer "fragmentation needed", and TCP resegments (see
+                    // `icmp_error`). Other datagrams may be fragmented on the way.
+                    dont_frag: protocol == tcp::PROTOCOL,
                 };
                 self.next_ident = self.next_ident.wrapping_add(1);
                 repr.emit(&mut Ipv4Packet::new_unchecked(&mut *packet));

@@ -77,7 +77,12 @@ pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_
 /// one ACK covers every segment of the batch (as GRO does for the kernel) and data freed by
 /// several ACKs leaves in one burst. Over a TUN device each packet is a system call, so this
 /// halves the packets a bulk receiver writes.
-fn after_signals<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, key: SlotKey, tuple: FourTuple, signals: &Signals) {
+pub(crate) fn after_signals<D: Device + ?Sized>(
+    ctx: &mut Ctx<'_, D>,
+    key: SlotKey,
+    tuple: FourTuple,
+    signals: &Signals,
+) {
     if let Some(answer) = &signals.answer {
         send_control(ctx, tuple, answer);
     }

@@ -4,7 +4,7 @@
 use core::hash::{Hash, Hasher};
 use core::net::{IpAddr, SocketAddr};
 
-use crate::tcp::{Connection, ConnectionError, RecvError, SendError, Shutdown, State};
+use crate::tcp::{Connection, ConnectionError, RecvError, SendError, Shutdown, SoftError, State};
 
 use super::slab::SlotKey;
 
@@ -83,9 +83,16 @@ impl TcpStream {
         self.conn.state().is_synchronized()
     }
 
-    /// Why the connection failed (reset, refused, timed out), if it did.
+    /// Why the connection failed (reset, refused, timed out, unreachable), if it did.
     pub fn error(&self) -> Option<ConnectionError> {
         self.conn.error()
+    }
+
+    /// The last ICMP error about this connection's packets (host unreachable, time exceeded...)
+    /// while the connection keeps trying, until the peer acknowledges new data; see
+    /// [`Connection::soft_error`].
+    pub fn soft_error(&self) -> Option<SoftError> {
+        self.conn.soft_error()
     }
 
     /// Queues as much of `data` as fits in the send buffer and returns how many bytes were taken

@@ -58,8 +58,8 @@ mod tests;
 
 pub use config::{KeepAlive, TcpConfig, MAX_DELAYED_ACK, MAX_RECV_BUFFER};
 pub use congestion::{CongestionAlgorithm, CongestionControl, NewReno};
-pub use connection::{Connection, Negotiated, Shutdown, Stats, MIN_PROBE_TIMEOUT};
-pub use error::{AcceptError, ConnectionError, RecvError, SendError};
+pub use connection::{Connection, Negotiated, Shutdown, Stats, MIN_PATH_MSS, MIN_PROBE_TIMEOUT};
+pub use error::{AcceptError, ConnectionError, RecvError, SendError, SoftError};
 pub use isn::{InitialNumbers, IsnGenerator};
 pub use segment::{listen_action, reset_for_closed, ListenAction, Segment};
 pub use seq::Seq;

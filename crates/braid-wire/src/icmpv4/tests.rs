@@ -67,6 +67,10 @@ fn port_unreachable_exposes_the_quoted_flow() {
     assert_eq!(quote.ports(), (5000, 53));
     assert_eq!(quote.payload().len(), 8);
     assert_eq!(quote.as_bytes(), &quote_bytes[..]);
+    assert_eq!((quote.total_len(), quote.fragment_offset()), (120, 0));
+    let mut later_fragment = quote_bytes.clone();
+    later_fragment[6..8].copy_from_slice(&[0x20, 0x03]); // more fragments, offset 3 × 8
+    assert_eq!(Ipv4Quote::parse(&later_fragment).unwrap().fragment_offset(), 24);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! transmits is read back and parsed with braid-wire, so every check is about bytes on the wire.
 
 mod icmp;
+mod icmp_error;
 mod ip;
 mod tcp;
 mod udp;

@@ -8,18 +8,22 @@
 //! created: both rings are allocated once, every other structure is fixed-size.
 //!
 //! The submodules hold the three directions of the machine: `input` (arriving segments), `output`
-//! (what to send next) and `timeouts` (expired timers).
+//! (what to send next) and `timeouts` (expired timers); `icmp` takes the ICMP errors the interface
+//! matched to the connection.
 
+mod icmp;
 mod input;
 mod output;
 mod timeouts;
+
+pub use icmp::MIN_PATH_MSS;
 
 use braid_wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use core::time::Duration;
 
 use super::config::TcpConfig;
 use super::congestion::CongestionControl;
-use super::error::{AcceptError, ConnectionError, RecvError, SendError};
+use super::error::{AcceptError, ConnectionError, RecvError, SendError, SoftError};
 use super::isn::InitialNumbers;
 use super::recovery::{Phase, Recovery};
 use super::recv_buffer::RecvBuffer;
@@ -111,6 +115,8 @@ pub struct Connection {
     local_port: u16,
     remote_port: u16,
     error: Option<ConnectionError>,
+    /// The last ICMP error about our segments and `SND.UNA` when it came (see `icmp`).
+    soft_error: Option<(SoftError, Seq)>,
 
     // Send sequence space (RFC 9293 §3.3.1), plus SND.MAX, the highest sequence number sent.
     iss: Seq,
@@ -209,6 +215,7 @@ impl Connection {
             local_port,
             remote_port,
             error: None,
+            soft_error: None,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -663,8 +670,12 @@ impl Connection {
     }
 
     /// Ends the connection with an error (RFC 9293: "connection reset"/"timed out").
+    /// A timeout after an ICMP error reports that error (RFC 1122 §4.2.3.9).
     fn fail(&mut self, error: ConnectionError, sig: &mut Signals) {
-        self.error = Some(error);
+        self.error = match (error, self.soft_error()) {
+            (ConnectionError::TimedOut, Some(soft)) => Some(ConnectionError::Unreachable(soft)),
+            _ => Some(error),
+        };
         let n = self.recv_buf.readable();
         self.recv_buf.discard(n);
         self.enter_closed();
