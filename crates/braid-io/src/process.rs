@@ -71,3 +71,55 @@ pub fn daemonize() -> io::Result<Daemonized> {
     let _ = std::env::set_current_dir("/");
     Ok(Daemonized::Child(ReadyNotifier { pipe: std::fs::File::from(write_end) }))
 }
+
+/// Pins the calling thread to CPU `cpu` (modulo the CPUs this process may use), so a data-path
+/// thread keeps its caches and the kernel's per-CPU queues it feeds. Returns the CPU chosen.
+pub fn pin_current_thread(cpu: usize) -> io::Result<usize> {
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `allowed`,
+    // which is exactly that large; pid 0 is the calling thread.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY (for CPU_ISSET/CPU_SET below): they index within the cpu_set_t they are given,
+    // bounded by CPU_SETSIZE, which the loop does not exceed.
+    let usable: Vec<usize> =
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) }).collect();
+    let Some(&chosen) = usable.get(cpu % usable.len().max(1)) else {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no usable CPU"));
+    };
+    // SAFETY: as above, an all-zero cpu_set_t is the empty set.
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `chosen` < CPU_SETSIZE (it came from the loop above).
+    unsafe { libc::CPU_SET(chosen, &mut one) };
+    // SAFETY: sched_setaffinity reads size_of::<cpu_set_t>() bytes from `one`; pid 0 is us.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_can_be_pinned_and_reports_an_allowed_cpu() {
+        std::thread::spawn(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            // Any index works: it wraps around the CPUs we may use.
+            let chosen = pin_current_thread(cpus + 1).expect("pinning to an allowed CPU");
+            // SAFETY: as in pin_current_thread.
+            let mut now: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            // SAFETY: as in pin_current_thread.
+            assert_eq!(unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut now) }, 0);
+            // SAFETY: `chosen` < CPU_SETSIZE.
+            assert!(unsafe { libc::CPU_ISSET(chosen, &now) });
+            // SAFETY: CPU_COUNT reads the set it is given.
+            assert_eq!(unsafe { libc::CPU_COUNT(&now) }, 1);
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -184,9 +184,15 @@ impl EventLoop {
         let waker = Waker::new(registry, WAKE)?;
         let shared = Arc::new(Shared::new(device, sockets.udp.clone(), waker, origin));
         let mut lanes = Vec::with_capacity(queues.len());
+        // BRAID_PIN_CPUS=1 gives the loop and every lane a CPU of its own.
+        // (The loop's thread is pinned last: threads inherit the CPU mask of their creator.)
+        let pin = std::env::var("BRAID_PIN_CPUS").is_ok_and(|v| v == "1");
         for (i, queue) in queues.iter().enumerate().skip(1) {
             let lane_data = DataPath::new(offloads.vnet_hdr, offloads.uso, pool.clone());
-            lanes.push(Lane::spawn(i, queue.clone(), shared.clone(), lane_data)?);
+            lanes.push(Lane::spawn(i, queue.clone(), shared.clone(), lane_data, pin)?);
+        }
+        if pin {
+            super::lane::pin_thread(0);
         }
         Ok(EventLoop {
             shared,

@@ -36,14 +36,18 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// Starts lane `index` (1-based: the event loop is lane 0) on `queue`.
-    pub fn spawn(index: usize, queue: Arc<Tun>, shared: Arc<Shared>, data: DataPath) -> io::Result<Lane> {
+    /// Starts lane `index` (1-based: the event loop is lane 0) on `queue`; with `pin`, on
+    /// CPU `index` (modulo the CPUs the process may use).
+    pub fn spawn(index: usize, queue: Arc<Tun>, shared: Arc<Shared>, data: DataPath, pin: bool) -> io::Result<Lane> {
         let poll = Poll::new()?;
         poll.registry().register(&mut SourceFd(&queue.as_raw_fd()), QUEUE, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), STOP)?);
-        let thread = std::thread::Builder::new()
-            .name(format!("braid-lane-{index}"))
-            .spawn(move || run(index, poll, queue, &shared, data))?;
+        let thread = std::thread::Builder::new().name(format!("braid-lane-{index}")).spawn(move || {
+            if pin {
+                pin_thread(index);
+            }
+            run(index, poll, queue, &shared, data)
+        })?;
         Ok(Lane { waker, thread })
     }
 
@@ -53,6 +57,14 @@ impl Lane {
         if self.thread.join().is_err() {
             tracing::warn!("a lane thread panicked");
         }
+    }
+}
+
+/// Pins the calling data-path thread (lane `index`; the event loop is 0) to a CPU of its own.
+pub fn pin_thread(index: usize) {
+    match braid_io::process::pin_current_thread(index) {
+        Ok(cpu) => tracing::info!(lane = index, cpu, "pinned"),
+        Err(e) => tracing::warn!(lane = index, error = %e, "cannot pin"),
     }
 }
 
