@@ -6,13 +6,12 @@
 #[macro_use]
 mod netns;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use netns::command;
 use netns::daemon::MULTI_QUEUE;
 use netns::prereq::notice;
-use netns::tcp_transfer::transfer;
+use netns::tcp_transfer::assert_intact_both_ways;
 use netns::{iperf, Impl, Pair};
 
 /// Parallel TCP streams per iperf3 run: enough that the flow hash cannot put them all on one
@@ -52,16 +51,7 @@ fn many_flows_over_queues(a: Impl, b: Impl) {
     let busy = reads.iter().filter(|&&n| n > 0).count();
     assert!(busy >= 2, "{STREAMS} flows all came through one queue: {reads:?}");
     // Every byte intact, both ways.
-    let to_b: SocketAddr = format!("{}:6001", pair.b.tunnel_v4).parse().unwrap();
-    let to_a: SocketAddr = format!("[{}]:6002", pair.a.tunnel_v6).parse().unwrap();
-    for (dir, from, to, addr, seed) in
-        [("A->B v4", &pair.a.ns, &pair.b.ns, to_b, 1), ("B->A v6", &pair.b.ns, &pair.a.ns, to_a, 2)]
-    {
-        let report = transfer(from, to, addr, TRANSFER_BYTES, seed, &pair.scratch);
-        assert_eq!(report.received.first_mismatch, None, "{dir}: corrupted stream {report:?}");
-        assert_eq!(report.received.bytes, TRANSFER_BYTES, "{dir}: short stream {report:?}");
-        assert_eq!(report.received.hash, report.expected_hash, "{dir}: hash {report:?}");
-    }
+    assert_intact_both_ways(&pair, TRANSFER_BYTES);
     pair.assert_alive();
 }
 

@@ -4,10 +4,8 @@
 #[macro_use]
 mod netns;
 
-use std::net::SocketAddr;
-
 use netns::prereq::notice;
-use netns::tcp_transfer::transfer;
+use netns::tcp_transfer::assert_intact_both_ways;
 use netns::{iperf, Impl, Pair};
 
 /// Bytes moved by each checksum-verified transfer.
@@ -31,15 +29,7 @@ fn checksummed_transfer_both_ways(a: Impl, b: Impl) {
     let mut pair = Pair::new(a, b);
     pair.wait_tunnel();
     let label = format!("{}->{}", a.short(), b.short());
-    let to_b: SocketAddr = format!("{}:6001", pair.b.tunnel_v4).parse().unwrap();
-    let to_a: SocketAddr = format!("[{}]:6002", pair.a.tunnel_v6).parse().unwrap();
-    for (dir, from, to, addr, seed) in
-        [("A->B v4", &pair.a.ns, &pair.b.ns, to_b, 1), ("B->A v6", &pair.b.ns, &pair.a.ns, to_a, 2)]
-    {
-        let report = transfer(from, to, addr, TRANSFER_BYTES, seed, &pair.scratch);
-        assert_eq!(report.received.first_mismatch, None, "{dir}: corrupted stream {report:?}");
-        assert_eq!(report.received.bytes, TRANSFER_BYTES, "{dir}: short stream {report:?}");
-        assert_eq!(report.received.hash, report.expected_hash, "{dir}: hash {report:?}");
+    for (dir, report) in assert_intact_both_ways(&pair, TRANSFER_BYTES) {
         notice(&format!("tcp {label} {dir}: {} bytes intact, {:.0} Mbit/s", TRANSFER_BYTES, report.mbit_per_sec()));
     }
     pair.assert_alive();

@@ -291,3 +291,23 @@ pub fn transfer(
     };
     TransferReport { received, expected_hash: stream_hash(seed, len), elapsed }
 }
+
+/// Moves `len` bytes A→B over the tunnel's IPv4 (port 6001) and B→A over its IPv6 (port 6002)
+/// and asserts each stream arrived whole and unchanged; returns each direction's label and
+/// report.
+#[allow(dead_code)] // not every test binary moves data both ways
+pub fn assert_intact_both_ways(pair: &super::Pair, len: u64) -> Vec<(&'static str, TransferReport)> {
+    let to_b: SocketAddr = format!("{}:6001", pair.b.tunnel_v4).parse().expect("tunnel address");
+    let to_a: SocketAddr = format!("[{}]:6002", pair.a.tunnel_v6).parse().expect("tunnel address");
+    let mut reports = Vec::new();
+    for (dir, from, to, addr, seed) in
+        [("A->B v4", &pair.a.ns, &pair.b.ns, to_b, 1), ("B->A v6", &pair.b.ns, &pair.a.ns, to_a, 2)]
+    {
+        let report = transfer(from, to, addr, len, seed, &pair.scratch);
+        assert_eq!(report.received.first_mismatch, None, "{dir}: corrupted stream {report:?}");
+        assert_eq!(report.received.bytes, len, "{dir}: short stream {report:?}");
+        assert_eq!(report.received.hash, report.expected_hash, "{dir}: hash {report:?}");
+        reports.push((dir, report));
+    }
+    reports
+}
