@@ -31,12 +31,39 @@ fn shown(ifname: &str, label: &str) -> String {
         .unwrap_or_else(|| panic!("no {label:?} in braid show:\n{}", out.stdout))
 }
 
+/// The CPUs each data-path thread (`braid-lane-N`) of process `pid` may run on, by thread name.
+fn lane_cpus(pid: u32) -> Vec<(String, String)> {
+    let mut lanes = Vec::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the daemon's threads");
+    for task in tasks.flatten() {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim().to_owned();
+        if !name.starts_with("braid-lane-") {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default();
+        lanes.push((name, cpus));
+    }
+    lanes.sort();
+    lanes
+}
+
 fn many_flows_over_queues(a: Impl, b: Impl) {
     let mut pair = Pair::new(a, b);
     pair.wait_tunnel();
     let label = format!("{}->{}", a.short(), b.short());
     let ifname = pair.a.wg.ifname().to_owned();
     assert_eq!(shown(&ifname, "tun queues"), MULTI_QUEUE.to_string());
+    // One lane thread per further queue, each pinned to a single CPU.
+    let lanes = lane_cpus(pair.a.wg.daemon().pid());
+    assert_eq!(lanes.len(), MULTI_QUEUE - 1, "{lanes:?}");
+    for (name, cpus) in &lanes {
+        assert!(cpus.parse::<usize>().is_ok(), "{name} may run on CPUs {cpus:?}, not one");
+    }
     // A sends (its lanes read the flows from TUN), then A receives (its loop writes them).
     let up =
         iperf::run_streams(&pair.b.ns, &pair.a.ns, pair.b.tunnel_v4, 5201, IPERF_SECS, STREAMS, false, &pair.scratch);

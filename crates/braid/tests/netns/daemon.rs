@@ -24,7 +24,8 @@ pub enum Impl {
     WireguardGo,
     /// This project's `braid` binary, built by cargo for this test.
     Braid,
-    /// `braid` on a multi-queue TUN interface: [`MULTI_QUEUE`] queues, a lane thread each.
+    /// `braid` on a multi-queue TUN interface: [`MULTI_QUEUE`] queues, a lane thread each,
+    /// every data-path thread pinned to a CPU (`BRAID_PIN_CPUS=1`).
     BraidMultiQueue,
 }
 
@@ -108,7 +109,13 @@ impl Daemon {
             Impl::BraidMultiQueue => MULTI_QUEUE.to_string(),
             _ => "1".to_string(),
         };
-        let envs = [("LOG_LEVEL", level.as_str()), ("RUST_LOG", "debug"), ("BRAID_TUN_QUEUES", queues.as_str())];
+        let pin = if imp == Impl::BraidMultiQueue { "1" } else { "0" };
+        let envs = [
+            ("LOG_LEVEL", level.as_str()),
+            ("RUST_LOG", "debug"),
+            ("BRAID_TUN_QUEUES", queues.as_str()),
+            ("BRAID_PIN_CPUS", pin),
+        ];
         let label = format!("{} {ifname} in {}", imp.short(), ns.name());
         let process = ns.spawn(&label, &[&program, "-f", ifname], &envs, log);
         let mut daemon = Daemon { process, imp, ifname: ifname.to_string() };
