@@ -10,6 +10,9 @@
 //! > *after* the retransmission overtook it) and at least `SRTT + SRTT/4` (one round trip plus
 //! > RACK's reordering window) has passed since it was sent.
 //!
+//! Besides each ACK, [`RetransmitLog::next_deadline`] gives the connection a time at which to
+//! check again, so the rule applies even when no further ACK arrives.
+//!
 //! A lost entry is handed out again by [`RetransmitLog::next_lost`] and re-recorded when
 //! resent. The log has a fixed capacity; a retransmission that does not fit is simply not
 //! watched (the RTO still covers it), so a hostile or pathological pattern costs no memory.
@@ -105,6 +108,19 @@ impl RetransmitLog {
         marked
     }
 
+    /// When the next watched retransmission that later-sent data already overtook will have had
+    /// its round trip plus reordering window (the rule in the module documentation), so a timer
+    /// can declare it lost when no further ACK arrives.
+    pub fn next_deadline(&self, una: Seq, board: &Scoreboard, srtt: Option<Duration>) -> Option<Instant> {
+        let high = board.highest_sacked()?;
+        let wait = srtt.map_or(Duration::ZERO, |r| r + r / 4);
+        self.entries[..self.len]
+            .iter()
+            .filter(|e| !e.lost && e.end > una && high > e.snd_max)
+            .map(|e| e.sent + wait)
+            .min()
+    }
+
     /// The first unSACKed piece (at most `smss` bytes) of the oldest range declared lost.
     pub fn next_lost(&self, una: Seq, board: &Scoreboard, smss: u32) -> Option<(Seq, Seq)> {
         self.entries[..self.len].iter().filter(|e| e.lost && e.end > una).find_map(|e| {
@@ -148,8 +164,10 @@ mod tests {
         // Data sent after it is SACKed, but too early (reordering window).
         board.add_block(Seq(3000), Seq(3100), una, Seq(3100));
         assert_eq!(log.detect(una, &board, at(45), srtt), 0);
+        assert_eq!(log.next_deadline(una, &board, srtt), Some(at(50)), "a timer can decide without another ACK");
         assert_eq!(log.next_lost(una, &board, 100), None);
         assert_eq!(log.detect(una, &board, at(50), srtt), 1);
+        assert_eq!(log.next_deadline(una, &board, srtt), None, "nothing left to decide");
         assert_eq!(log.next_lost(una, &board, 100), Some((Seq(1000), Seq(1100))));
         assert_eq!(log.lost_bytes(una, &board), 100);
         // Resent: watched again, no longer lost.

@@ -18,6 +18,12 @@
 //!   while `SND.UNA` is still missing, the data below the probe, sent at least a probe timeout
 //!   earlier, is lost (RACK's rule applied to the one segment whose send time is known), and
 //!   recovery starts without waiting for DupThresh.
+//! * **Time-based loss detection** (RACK, RFC 8985 §6.2, reduced to what the scoreboard knows;
+//!   see [`OvertakeLog`]): a hole that SACKed data sent after it overtook is lost once a
+//!   reordering window (SRTT / 4) has passed since the SACK arrived. It is checked on every ACK,
+//!   not only duplicates, and by a timer (the connection runs it on the loss-probe timer), so a
+//!   hole left when a recovery ends, or revealed only by a D-SACK or a single SACKed probe, is
+//!   repaired without waiting for the RTO. Watched retransmissions get the same timer.
 //! * **SACK after a timeout**: duplicate ACKs for data sent before an RTO may not start a new
 //!   recovery (RFC 6582 §3.2 step 4, RFC 6675 §5.1), but when the scoreboard proves a hole lost,
 //!   SACK recovery repairs it *without a further window reduction*, instead of waiting for another,
@@ -25,10 +31,16 @@
 
 use super::congestion::{AckEvent, CongestionControl};
 use super::lost_retransmit::RetransmitLog;
-use super::sack::Scoreboard;
+use super::sack::{OvertakeLog, Scoreboard};
 use super::seq::Seq;
 use crate::time::Instant;
 use core::time::Duration;
+
+/// RACK's reordering window (RFC 8985 §6.2 uses min_RTT / 4): how long after SACK evidence a
+/// hole below it may still be a reordered, not a lost, segment.
+fn reordering_window(srtt: Option<Duration>) -> Duration {
+    srtt.map_or(Duration::ZERO, |r| r / 4)
+}
 
 /// Which recovery, if any, is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +64,8 @@ pub struct AckInfo {
     pub ack: Seq,
     /// Highest sequence number sent plus one.
     pub snd_max: Seq,
+    /// `SND.NXT` (below `snd_max` while go-back-N resends after a timeout).
+    pub snd_nxt: Seq,
     /// Sender MSS.
     pub smss: u32,
     /// RFC 5681's duplicate-ACK conditions other than the ACK number (no data, no SYN/FIN, same
@@ -124,8 +138,11 @@ pub struct Recovery {
     lost_rxt: RetransmitLog,
     /// Lost retransmissions detected (for statistics).
     lost_retransmissions: u64,
-    /// End of the outstanding tail loss probe, until an ACK covers it or recovery starts.
+    /// End of the outstanding tail loss probe, until an ACK covers or SACKs it or recovery
+    /// starts.
     probe_end: Option<Seq>,
+    /// Time-based (RACK-style) loss evidence from SACKs.
+    overtaken: OvertakeLog,
 }
 
 impl Recovery {
@@ -144,6 +161,7 @@ impl Recovery {
             lost_rxt: RetransmitLog::default(),
             lost_retransmissions: 0,
             probe_end: None,
+            overtaken: OvertakeLog::default(),
         }
     }
 
@@ -197,6 +215,73 @@ impl Recovery {
     /// Processes an acceptable ACK (`prev_una <= ack <= snd_max`) after the scoreboard was
     /// updated with its SACK blocks.
     pub fn on_ack(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo) -> AckOutcome {
+        self.update_overtaken(a);
+        let out = self.on_ack_inner(cc, a);
+        // A SACKed probe has done its job (its evidence was used above): a later tail may need
+        // another one, e.g. when a retransmission in recovery is lost and nothing follows it.
+        if self.probe_sacked() {
+            self.probe_end = None;
+        }
+        out
+    }
+
+    /// The connection's reordering timer ([`Recovery::reorder_deadline`]) expired: applies the
+    /// time-based evidence that became due, exactly as an ACK would. `a` describes the current
+    /// state (`prev_una == ack`, no new SACK information).
+    pub fn on_reorder_timeout(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo) -> AckOutcome {
+        self.update_overtaken(a);
+        let mut out = AckOutcome::default();
+        match self.phase {
+            Phase::Open => {
+                if a.sack && a.snd_max > a.ack && self.overtaken_lost(a.ack) {
+                    out.entered_recovery = self.check_open_loss(cc, a, a.snd_max.since(a.ack));
+                }
+            }
+            Phase::SackRecovery => self.detect_lost_retransmissions(a),
+            Phase::FastRecovery => {}
+        }
+        out
+    }
+
+    /// When time-based loss detection next has something to decide: the oldest SACK evidence
+    /// leaves its reordering window, or a watched retransmission overtaken by later data has had
+    /// its round trip. `None` when nothing is pending.
+    pub fn reorder_deadline(&self, una: Seq, srtt: Option<Duration>) -> Option<Instant> {
+        let evidence = self.overtaken.next_deadline(reordering_window(srtt));
+        let retransmission = match self.phase {
+            Phase::SackRecovery => self.lost_rxt.next_deadline(una, &self.scoreboard, srtt),
+            _ => None,
+        };
+        match (evidence, retransmission) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        }
+    }
+
+    /// Records the highest SACKed byte as evidence and expires what is due.
+    fn update_overtaken(&mut self, a: &AckInfo) {
+        self.overtaken.advance(a.ack);
+        if let Some(high) = self.scoreboard.highest_sacked() {
+            self.overtaken.observe(high, a.now);
+        }
+        self.overtaken.expire(a.now, reordering_window(a.srtt));
+    }
+
+    /// The byte at `s` (not SACKed) is lost by the time-based rule.
+    fn overtaken_lost(&self, s: Seq) -> bool {
+        !self.scoreboard.is_sacked(s) && self.overtaken.boundary().is_some_and(|b| s < b)
+    }
+
+    /// Unacknowledged bytes below the returned sequence number are lost: RFC 6675 IsLost
+    /// combined with the time-based evidence.
+    fn lost_boundary(&self, smss: u32, dup_thresh: u32) -> Option<Seq> {
+        match (self.scoreboard.lost_boundary(smss, dup_thresh), self.overtaken.boundary()) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        }
+    }
+
+    fn on_ack_inner(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo) -> AckOutcome {
         let mut out = AckOutcome::default();
         let flight_before = a.snd_max.since(a.prev_una);
         if a.ack > a.prev_una {
@@ -212,9 +297,11 @@ impl Recovery {
                     // missing proves that data lost (RFC 6675 §5 counts such an ACK as the first
                     // duplicate). Only the probe's evidence is used here: applying IsLost to every
                     // cumulative ACK measurably started more recoveries in the simulated network.
-                    if a.sack && a.newly_sacked && a.snd_max > a.ack && self.probe_sacked() {
+                    // The time-based rule applies to every ACK: it has its own reordering window.
+                    let probe = a.newly_sacked && self.probe_sacked();
+                    if a.sack && a.snd_max > a.ack && (probe || self.overtaken_lost(a.ack)) {
                         self.dup_acks = 1;
-                        out.entered_recovery = self.check_open_loss(cc, a, flight_before);
+                        out.entered_recovery = self.check_open_loss(cc, a, a.snd_max.since(a.ack));
                     }
                 }
                 Phase::FastRecovery | Phase::SackRecovery if a.ack >= self.recover => {
@@ -224,6 +311,11 @@ impl Recovery {
                     self.lost_rxt.clear();
                     cc.on_recovery_exit(a.now, a.snd_max.since(a.ack), a.smss);
                     out.exited_recovery = true;
+                    // A hole left above the recovery point (data sent during recovery) that SACKs
+                    // already prove lost starts the next recovery now: no further ACK may come.
+                    if a.sack && a.snd_max > a.ack && self.overtaken_lost(a.ack) {
+                        out.entered_recovery = self.check_open_loss(cc, a, a.snd_max.since(a.ack));
+                    }
                 }
                 Phase::FastRecovery => {
                     // RFC 6582 §3.2 step 5: retransmit the next hole, deflate by what was acked,
@@ -243,6 +335,11 @@ impl Recovery {
         let outstanding = a.snd_max > a.ack;
         let duplicate = a.ack == a.prev_una && outstanding && if a.sack { a.newly_sacked } else { a.plain_duplicate };
         if !duplicate {
+            // E.g. a D-SACK for a probe that duplicated delivered data: no new SACK, but the
+            // time-based evidence may have become due.
+            if self.phase == Phase::Open && a.sack && outstanding && self.overtaken_lost(a.ack) {
+                out.entered_recovery = self.check_open_loss(cc, a, flight_before);
+            }
             return out;
         }
         match self.phase {
@@ -261,7 +358,8 @@ impl Recovery {
     /// `SND.UNA` is still missing. Returns true when recovery started.
     fn check_open_loss(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo, flight: u32) -> bool {
         let thresh = self.effective_dup_thresh(a, flight);
-        let lost = a.sack && (self.probe_sacked() || self.scoreboard.is_lost(a.ack, a.smss, thresh));
+        let lost = a.sack
+            && (self.probe_sacked() || self.scoreboard.is_lost(a.ack, a.smss, thresh) || self.overtaken_lost(a.ack));
         if (self.dup_acks >= thresh || lost) && a.ack >= self.recover {
             self.enter(cc, a, flight);
             true
@@ -297,12 +395,13 @@ impl Recovery {
 
     /// SACK shows a hole lost in data sent before the last RTO: repair it by RFC 6675's rules
     /// under the window the timeout already reduced. `recover` (the RTO's `SND.MAX`) is kept.
+    /// Go-back-N already resent everything below `SND.NXT`, so that counts as retransmitted.
     fn enter_after_timeout(&mut self, a: &AckInfo) {
         self.phase = Phase::SackRecovery;
         self.inflation = 0;
-        self.retransmit_first = true;
+        self.retransmit_first = a.ack >= a.snd_nxt;
         self.partial_acks = 0;
-        self.high_rxt = a.ack;
+        self.high_rxt = a.ack.max(a.snd_nxt);
         self.rescue_rxt = None;
         self.lost_rxt.clear();
         self.probe_end = None;
@@ -341,6 +440,7 @@ impl Recovery {
         self.scoreboard.clear();
         self.lost_rxt.clear();
         self.probe_end = None;
+        self.overtaken.clear();
     }
 
     /// The first-segment retransmission `[start, end)` was sent at `now` (`snd_max` is the
@@ -367,7 +467,8 @@ impl Recovery {
 
     /// RFC 6675 SetPipe, minus retransmissions known lost (they left the network).
     pub fn pipe(&self, una: Seq, snd_max: Seq, smss: u32, dup_thresh: u32) -> u32 {
-        let pipe = self.scoreboard.pipe(una, snd_max, self.high_rxt.max(una), smss, dup_thresh);
+        let boundary = self.lost_boundary(smss, dup_thresh);
+        let pipe = self.scoreboard.pipe_with_boundary(una, snd_max, self.high_rxt.max(una), boundary);
         pipe.saturating_sub(self.lost_rxt.lost_bytes(una, &self.scoreboard))
     }
 
@@ -383,7 +484,7 @@ impl Recovery {
             return segment(hole);
         }
         // (1) the first lost, not yet retransmitted hole below the highest SACK.
-        if let Some(boundary) = board.lost_boundary(smss, dup_thresh) {
+        if let Some(boundary) = self.lost_boundary(smss, dup_thresh) {
             if let Some(hole) = board.next_hole(from, boundary.min(snd_max)) {
                 return segment(hole);
             }
@@ -422,6 +523,7 @@ mod tests {
             prev_una: Seq(prev_una),
             ack: Seq(ack),
             snd_max: Seq(snd_max),
+            snd_nxt: Seq(snd_max),
             smss: SMSS,
             plain_duplicate: true,
             newly_sacked: false,
@@ -595,7 +697,8 @@ mod tests {
         let cwnd_after_ack = cc.window();
         assert!(cwnd_after_ack > cwnd, "slow start");
         r.scoreboard.add_block(Seq(2001), Seq(5001), Seq(1001), Seq(10_001));
-        let o = r.on_ack(&mut cc, &sack_info(1001, 1001, 10_001));
+        // Go-back-N has not resent segment 1 yet (SND.NXT is at it).
+        let o = r.on_ack(&mut cc, &AckInfo { snd_nxt: Seq(1001), ..sack_info(1001, 1001, 10_001) });
         assert!(o.entered_recovery);
         assert_eq!(r.phase(), Phase::SackRecovery);
         assert!(r.retransmit_first_pending());

@@ -10,6 +10,8 @@
 
 use super::ooo::RangeSet;
 use super::seq::Seq;
+use crate::time::Instant;
+use core::time::Duration;
 
 /// How many disjoint SACKed ranges the scoreboard tracks.
 pub const MAX_SCOREBOARD_RANGES: usize = 32;
@@ -128,7 +130,13 @@ impl Scoreboard {
     /// `[una, snd_max)` counts once if it is not lost and once more if it was retransmitted (is
     /// below `high_rxt`).
     pub fn pipe(&self, una: Seq, snd_max: Seq, high_rxt: Seq, smss: u32, dup_thresh: u32) -> u32 {
-        let not_lost_from = self.lost_boundary(smss, dup_thresh).map_or(una, |b| b.max(una));
+        self.pipe_with_boundary(una, snd_max, high_rxt, self.lost_boundary(smss, dup_thresh))
+    }
+
+    /// SetPipe with an explicit loss boundary (unSACKed bytes below `lost_below` are lost), for
+    /// callers that combine IsLost with other evidence (see [`OvertakeLog`]).
+    pub fn pipe_with_boundary(&self, una: Seq, snd_max: Seq, high_rxt: Seq, lost_below: Option<Seq>) -> u32 {
+        let not_lost_from = lost_below.map_or(una, |b| b.max(una));
         let not_lost = self.unsacked_between(not_lost_from, snd_max);
         let retransmitted = self.unsacked_between(una, high_rxt.min(snd_max));
         not_lost.saturating_add(retransmitted)
@@ -169,6 +177,80 @@ impl Scoreboard {
             return (e.max(lo) < hi).then(|| (self.seq(e.max(lo)), self.seq(hi)));
         }
         (lo < hi).then(|| (self.seq(lo), self.seq(hi)))
+    }
+}
+
+/// How many not yet expired "overtaken" points an [`OvertakeLog`] holds.
+pub const OVERTAKE_POINTS: usize = 8;
+
+/// Time-based loss evidence from SACKs, after RACK (RFC 8985 §6.2) without per-segment send
+/// times.
+///
+/// Data is first sent in sequence order, so a SACK for bytes up to `high` proves that every
+/// original transmission below `high` left earlier and has been overtaken by data sent after
+/// it. RACK declares such a segment lost once it had a round trip plus a reordering window to
+/// arrive; the moment the receiver reported `high` is at least one round trip after those earlier
+/// segments left, so waiting `reo_wnd` after that moment is (slightly more patient than) RACK's
+/// rule. This is what catches losses that DupThresh cannot: a hole with only one or two
+/// segments SACKed above it (small windows, tail loss probes), or evidence that arrives in an ACK
+/// that is not a duplicate (a cumulative ACK, a D-SACK, the end of a recovery).
+///
+/// The log keeps up to [`OVERTAKE_POINTS`] pending `(high, first seen)` points in increasing
+/// order and the highest expired one as the boundary: every unSACKed byte below it that was not
+/// retransmitted since is lost. A point that does not fit is dropped (a later ACK reports it
+/// again), so the log never allocates.
+#[derive(Clone, Debug, Default)]
+pub struct OvertakeLog {
+    points: [(Seq, Instant); OVERTAKE_POINTS],
+    len: usize,
+    expired: Option<Seq>,
+}
+
+impl OvertakeLog {
+    /// Forgets everything (the scoreboard was cleared by a retransmission timeout).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.expired = None;
+    }
+
+    /// The receiver has SACKed bytes up to `high` (exclusive), as seen at `now`.
+    pub fn observe(&mut self, high: Seq, now: Instant) {
+        let last = self.points[..self.len].last().map(|&(h, _)| h).or(self.expired);
+        if last.is_some_and(|l| high <= l) || self.len == OVERTAKE_POINTS {
+            return;
+        }
+        self.points[self.len] = (high, now);
+        self.len += 1;
+    }
+
+    /// `SND.UNA` moved to `una`: points at or below it prove nothing any more.
+    pub fn advance(&mut self, una: Seq) {
+        if self.expired.is_some_and(|e| e <= una) {
+            self.expired = None;
+        }
+        let gone = self.points[..self.len].iter().take_while(|&&(h, _)| h <= una).count();
+        self.points.copy_within(gone..self.len, 0);
+        self.len -= gone;
+    }
+
+    /// Moves every point first seen at least `reo_wnd` before `now` into the boundary.
+    pub fn expire(&mut self, now: Instant, reo_wnd: Duration) {
+        let due = self.points[..self.len].iter().take_while(|&&(_, at)| at + reo_wnd <= now).count();
+        if due > 0 {
+            self.expired = Some(self.points[due - 1].0);
+            self.points.copy_within(due..self.len, 0);
+            self.len -= due;
+        }
+    }
+
+    /// Every unSACKed original transmission below this sequence number is lost.
+    pub fn boundary(&self) -> Option<Seq> {
+        self.expired
+    }
+
+    /// When the oldest pending point expires.
+    pub fn next_deadline(&self, reo_wnd: Duration) -> Option<Instant> {
+        self.points[..self.len].first().map(|&(_, at)| at + reo_wnd)
     }
 }
 
@@ -229,6 +311,36 @@ mod tests {
         // Without SACK information nothing is lost: everything is in the pipe.
         let empty = board(&[]);
         assert_eq!(empty.pipe(Seq(1000), Seq(2000), Seq(1000), SMSS, 3), 1000);
+    }
+
+    #[test]
+    fn overtaken_holes_become_lost_after_the_reordering_window() {
+        let ms = |n: u64| Instant::from_millis(n);
+        let reo = Duration::from_millis(2);
+        let mut log = OvertakeLog::default();
+        log.observe(Seq(1200), ms(10));
+        log.observe(Seq(1100), ms(11)); // not higher: ignored
+        log.observe(Seq(1500), ms(11));
+        assert_eq!(log.next_deadline(reo), Some(ms(12)));
+        log.expire(ms(11), reo);
+        assert_eq!(log.boundary(), None, "still within the reordering window");
+        log.expire(ms(12), reo);
+        assert_eq!(log.boundary(), Some(Seq(1200)));
+        assert_eq!(log.next_deadline(reo), Some(ms(13)));
+        log.expire(ms(20), reo);
+        assert_eq!(log.boundary(), Some(Seq(1500)));
+        assert_eq!(log.next_deadline(reo), None);
+        log.advance(Seq(1400));
+        assert_eq!(log.boundary(), Some(Seq(1500)));
+        log.advance(Seq(1500));
+        assert_eq!(log.boundary(), None, "everything below it was acknowledged");
+        for i in 0..(OVERTAKE_POINTS as u32 + 3) {
+            log.observe(Seq(2000 + i), ms(30));
+        }
+        log.expire(ms(40), reo);
+        assert_eq!(log.boundary(), Some(Seq(2000 + OVERTAKE_POINTS as u32 - 1)), "extra points were dropped");
+        log.clear();
+        assert_eq!((log.boundary(), log.next_deadline(reo)), (None, None));
     }
 
     #[test]

@@ -314,6 +314,7 @@ impl Connection {
             prev_una,
             ack,
             snd_max: self.snd_max,
+            snd_nxt: self.snd_nxt,
             smss: self.smss,
             plain_duplicate: seg.payload.is_empty() && !seg.flags.syn && !seg.flags.fin && wnd == prev_wnd,
             newly_sacked,
@@ -340,6 +341,8 @@ impl Connection {
             self.loss_probe_pending = false;
             self.arm_loss_probe(now);
         }
+        // New SACK evidence may start (or move) the reordering deadline.
+        self.arm_loss_timer(now);
         if self.fin_acked() {
             match self.state {
                 State::FinWait1 => {

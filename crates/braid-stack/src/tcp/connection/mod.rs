@@ -188,6 +188,9 @@ pub struct Connection {
     probe_pending: bool,
     /// The loss-probe timer fired: the next data segment is a tail loss probe.
     loss_probe_pending: bool,
+    /// When the tail loss probe is due; the `LossProbe` timer also serves loss recovery's
+    /// reordering deadline and runs at the earlier of the two (see `timeouts`).
+    pto_at: Option<Instant>,
     persist_force: bool,
     challenge_window: Instant,
     challenge_count: u32,
@@ -261,6 +264,7 @@ impl Connection {
             send_syn: false,
             probe_pending: false,
             loss_probe_pending: false,
+            pto_at: None,
             persist_force: false,
             challenge_window: now,
             challenge_count: 0,
@@ -725,12 +729,8 @@ impl Connection {
                 State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
             );
         let at = self.rtt.srtt().map(|srtt| now + (srtt * 2).max(MIN_PROBE_TIMEOUT));
-        match at {
-            Some(at) if eligible && self.timers.get(TimerKind::Retransmit).is_some_and(|rto| at < rto) => {
-                self.timers.set(TimerKind::LossProbe, at)
-            }
-            _ => self.timers.cancel(TimerKind::LossProbe),
-        }
+        self.pto_at = at.filter(|&at| eligible && self.timers.get(TimerKind::Retransmit).is_some_and(|rto| at < rto));
+        self.arm_loss_timer(now);
     }
 
     fn persist_interval(&self) -> Duration {

@@ -341,7 +341,8 @@ impl Connection {
                 if plan.kind == Kind::LossProbe {
                     // RFC 8985 §7.3: the RTO restarts from the probe; no second probe until an ACK.
                     self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
-                    self.timers.cancel(TimerKind::LossProbe);
+                    self.pto_at = None;
+                    self.arm_loss_timer(now);
                 } else {
                     self.timers.set_if_idle(TimerKind::Retransmit, now + self.rtt.rto());
                     self.arm_loss_probe(now);

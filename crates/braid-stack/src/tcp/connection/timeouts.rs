@@ -3,11 +3,12 @@
 
 use super::Connection;
 use crate::tcp::error::ConnectionError;
-use crate::tcp::recovery::Phase;
+use crate::tcp::recovery::{AckInfo, Phase};
 use crate::tcp::signals::Signals;
 use crate::tcp::state::State;
 use crate::tcp::timers::TimerKind;
 use crate::time::Instant;
+use core::time::Duration;
 
 impl Connection {
     /// Runs every timer due at `now` (call it when [`poll_at`](Self::poll_at) has passed; calling
@@ -20,10 +21,7 @@ impl Connection {
                 TimerKind::Retransmit => self.on_retransmit_timeout(now, &mut sig),
                 TimerKind::DelayedAck => self.ack_now = true,
                 TimerKind::LossProbe => {
-                    let outstanding = self.snd_max > self.snd_una;
-                    self.loss_probe_pending = outstanding
-                        && self.recovery.phase() != Phase::FastRecovery
-                        && !self.recovery.probe_outstanding();
+                    self.on_loss_timer(now);
                 }
                 TimerKind::Persist => self.on_persist_timeout(&mut sig),
                 TimerKind::KeepAlive => self.on_keep_alive_timeout(now, &mut sig),
@@ -72,12 +70,68 @@ impl Connection {
                 self.cc.on_retransmission_timeout(now, flight, self.smss);
                 self.recovery.on_rto(self.snd_una, self.snd_max);
                 self.loss_probe_pending = false;
+                self.pto_at = None;
                 self.timers.cancel(TimerKind::LossProbe);
                 self.snd_nxt = self.snd_una;
                 self.rtt_timing = None;
                 self.rtt.back_off();
             }
             State::Closed | State::FinWait2 | State::TimeWait => {}
+        }
+    }
+
+    /// The shared `LossProbe` timer fired: first loss recovery's reordering deadline (time-based
+    /// loss detection, which may start a recovery), then the tail loss probe if it is due and
+    /// still needed.
+    fn on_loss_timer(&mut self, now: Instant) {
+        let srtt = self.rtt.srtt();
+        if self.recovery.reorder_deadline(self.snd_una, srtt).is_some_and(|at| at <= now) {
+            let info = AckInfo {
+                now,
+                prev_una: self.snd_una,
+                ack: self.snd_una,
+                snd_max: self.snd_max,
+                snd_nxt: self.snd_nxt,
+                smss: self.smss,
+                plain_duplicate: false,
+                newly_sacked: false,
+                sack: self.sack_ok,
+                dup_thresh: self.cfg.dup_ack_threshold,
+                srtt,
+                can_send_new: self.data_end() > self.snd_nxt && self.snd_una + self.snd_wnd > self.snd_nxt,
+            };
+            if self.recovery.on_reorder_timeout(self.cc.as_mut(), &info).entered_recovery {
+                self.stats.fast_retransmits += 1;
+                self.loss_probe_pending = false;
+                self.arm_loss_probe(now);
+            }
+            self.stats.lost_retransmissions = self.recovery.lost_retransmissions();
+        }
+        if self.pto_at.is_some_and(|at| at <= now) {
+            self.pto_at = None;
+            let outstanding = self.snd_max > self.snd_una;
+            self.loss_probe_pending =
+                outstanding && self.recovery.phase() != Phase::FastRecovery && !self.recovery.probe_outstanding();
+        }
+        self.arm_loss_timer(now);
+    }
+
+    /// Arms the `LossProbe` timer at the earlier of the tail-loss-probe deadline and loss
+    /// recovery's reordering deadline, or disarms it when neither is pending. Never at or before
+    /// `now`, so an expiry that decided nothing cannot make `on_timeout` spin.
+    pub(super) fn arm_loss_timer(&mut self, now: Instant) {
+        let reorder = if self.state.is_synchronized() && self.snd_max > self.snd_una {
+            self.recovery.reorder_deadline(self.snd_una, self.rtt.srtt())
+        } else {
+            None
+        };
+        let at = match (self.pto_at, reorder) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        match at {
+            Some(at) => self.timers.set(TimerKind::LossProbe, at.max(now + Duration::from_micros(1))),
+            None => self.timers.cancel(TimerKind::LossProbe),
         }
     }
 

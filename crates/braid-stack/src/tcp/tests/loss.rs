@@ -324,3 +324,62 @@ fn a_cumulative_ack_that_sacks_the_probe_starts_recovery_for_the_hole_below_it()
     check(&s.expect(), ".", k(1), P, 1000);
     assert_eq!(s.conn.stats().timeouts, 0);
 }
+
+#[test]
+fn a_hole_left_behind_when_recovery_ends_is_repaired_after_the_reordering_window() {
+    // The pattern behind most timeouts at 5 % loss: the ACK that ends a recovery leaves a hole in
+    // data sent during it, with a single segment SACKed above and nothing else in flight to
+    // produce duplicate ACKs. The SACK proves the hole overtaken; after RACK's reordering window
+    // (SRTT / 4) it is lost and a new recovery repairs it, instead of a probe and then the RTO.
+    let cfg = TcpConfig { initial_window_segments: Some(6), ..sack_config() };
+    let mut s = Script::established_with(&cfg, seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    let k = |i: u32| D + i * 1000;
+    s.write(&pattern(0, 8000));
+    expect_segments(&mut s, 0, 6);
+    // Segment 0 is lost; 1..3 are SACKed: recovery, and segment 0 is retransmitted.
+    s.at(150);
+    for i in 2..5 {
+        let _ = s.inject(&seg(".", P, D).sack(&[(k(1), k(i))]));
+    }
+    assert!(s.conn.in_recovery());
+    assert_eq!(drain(&mut s), vec![D]);
+    // SACKs for 4 and 5 let the last two segments (6 and 7) out during the recovery.
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(1), k(5))]));
+    assert_eq!(drain(&mut s), vec![k(6)]);
+    let _ = s.inject(&seg(".", P, D).sack(&[(k(1), k(6))]));
+    assert_eq!(drain(&mut s), vec![k(7)]);
+    // Segment 6 is lost; the retransmission of 0 and segment 7 arrive: the ACK passes the
+    // recovery point and SACKs 7.
+    s.at(200);
+    let _ = s.inject(&seg(".", P, k(6)).sack(&[(k(7), k(8))]));
+    assert!(!s.conn.in_recovery());
+    let (at, again) = s.next_emission(Duration::from_secs(1)).unwrap();
+    assert_eq!(at.as_millis(), 225, "SRTT (100 ms) / 4 after the SACK, long before a probe or the RTO");
+    check(&again, ".", k(6), P, 1000);
+    assert!(s.conn.in_recovery());
+    assert_eq!(s.conn.stats().fast_retransmits, 2);
+    assert_eq!(s.conn.stats().loss_probes, 0);
+    assert_eq!(s.conn.stats().timeouts, 0);
+}
+
+#[test]
+fn a_sack_within_the_reordering_window_is_reordering_not_loss() {
+    // The same evidence that arrives together with the missing segment costs nothing.
+    let cfg = TcpConfig { initial_window_segments: Some(3), ..sack_config() };
+    let mut s = Script::established_with(&cfg, seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    let k = |i: u32| D + i * 1000;
+    s.write(&pattern(0, 3000));
+    expect_segments(&mut s, 0, 3);
+    // Segment 1 is overtaken by 2 ...
+    s.at(200);
+    let _ = s.inject(&seg(".", P, k(1)).sack(&[(k(2), k(3))]));
+    assert!(!s.conn.in_recovery());
+    assert_eq!(s.conn.timer(TimerKind::LossProbe).map(|t| t.as_millis()), Some(225));
+    // ... and arrives 10 ms later, inside the window: no retransmission, no recovery.
+    s.at(210);
+    let _ = s.inject(&seg(".", P, k(3)));
+    s.expect_none();
+    assert!(!s.conn.in_recovery());
+    assert_eq!(s.conn.timer(TimerKind::LossProbe), None);
+    assert_eq!(s.conn.stats().retransmitted_segments, 0);
+}
