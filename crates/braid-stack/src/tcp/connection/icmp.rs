@@ -115,6 +115,7 @@ impl Connection {
         self.recovery.on_rto(self.snd_una, self.snd_max);
         self.loss_probe_pending = false;
         self.timers.cancel(TimerKind::LossProbe);
+        self.pto_at = None;
         self.snd_nxt = self.snd_una;
         self.rtt_timing = None;
         self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
