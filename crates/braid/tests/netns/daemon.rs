@@ -105,9 +105,10 @@ impl Daemon {
     pub fn start(imp: Impl, ns: &Netns, ifname: &str, log: PathBuf) -> Daemon {
         let program = imp.program();
         let level = std::env::var("BRAID_NETNS_LOG_LEVEL").unwrap_or_else(|_| "verbose".into());
+        // BRAID_NETNS_TUN_QUEUES runs the whole suite's plain braid on that many queues.
         let queues = match imp {
             Impl::BraidMultiQueue => MULTI_QUEUE.to_string(),
-            _ => "1".to_string(),
+            _ => std::env::var("BRAID_NETNS_TUN_QUEUES").unwrap_or_else(|_| "1".to_string()),
         };
         let pin = if imp == Impl::BraidMultiQueue { "1" } else { "0" };
         let envs = [
