@@ -212,9 +212,21 @@ impl Recovery {
         }
     }
 
-    /// Processes an acceptable ACK (`prev_una <= ack <= snd_max`) after the scoreboard was
-    /// updated with its SACK blocks.
+    /// Processes an acceptable ACK (`ack <= snd_max`) after the scoreboard was updated with its
+    /// SACK blocks.
+    ///
+    /// An old ACK (below `prev_una`, still accepted for its window, RFC 5961 §5.2) is seen at
+    /// `prev_una` and is never a duplicate: every rule below compares against `SND.UNA`, and one
+    /// taken at an older value would, e.g., start a repair whose recovery point is already
+    /// acknowledged (whose rescue retransmission then never stops).
     pub fn on_ack(&mut self, cc: &mut dyn CongestionControl, a: &AckInfo) -> AckOutcome {
+        let old = a.ack < a.prev_una;
+        let a = &AckInfo {
+            ack: a.ack.max(a.prev_una),
+            plain_duplicate: a.plain_duplicate && !old,
+            newly_sacked: a.newly_sacked && !old,
+            ..*a
+        };
         self.update_overtaken(a);
         let out = self.on_ack_inner(cc, a);
         // A SACKed probe has done its job (its evidence was used above): a later tail may need

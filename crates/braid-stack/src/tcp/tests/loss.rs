@@ -5,6 +5,7 @@ use core::time::Duration;
 
 use super::harness::*;
 use crate::tcp::{ConnectionError, Seq, State, TcpConfig, TimerKind};
+use crate::time::Instant;
 
 const D: u32 = ISS + 1;
 const P: u32 = PEER_ISS + 1;
@@ -382,4 +383,32 @@ fn a_sack_within_the_reordering_window_is_reordering_not_loss() {
     assert!(!s.conn.in_recovery());
     assert_eq!(s.conn.timer(TimerKind::LossProbe), None);
     assert_eq!(s.conn.stats().retransmitted_segments, 0);
+}
+
+#[test]
+fn an_old_ack_below_snd_una_is_seen_at_snd_una_and_starts_no_endless_repair() {
+    // An ACK below SND.UNA (reordered, or forged within RFC 5961's window) is still accepted for
+    // its window. Loss recovery used to take its number as the ACK point: with SACK evidence due,
+    // it started a repair "after a timeout" whose recovery point was already acknowledged, and
+    // the rescue retransmission (RFC 6675 NextSeg rule 4) then went out again on every call.
+    let mut s = Script::established_with(&sack_config(), seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    let k = |i: u32| D + i * 1000;
+    s.write(&pattern(0, 3000));
+    s.conn.close();
+    expect_segments(&mut s, 0, 2);
+    check(&s.expect(), "F.", k(2), P, 1000);
+    // Segment 1 is missing, 2 (with the FIN) arrived.
+    s.now = Instant::from_millis(150);
+    let _ = s.inject(&seg(".", P, k(1)).sack(&[(k(2), k(3))]));
+    assert!(!s.conn.in_recovery());
+    // After the reordering window (SRTT / 4) an ACK from before the ISS arrives first.
+    s.now = Instant::from_millis(180);
+    let _ = s.inject(&seg(".", P, ISS - 100));
+    assert!(s.conn.in_recovery(), "the time-based evidence holds at SND.UNA");
+    let mut sent = Vec::new();
+    while let Some(seg) = s.conn.poll_transmit(s.now) {
+        sent.push(seg.seq.0);
+        assert!(sent.len() < 10, "the connection never stops sending: {sent:?}");
+    }
+    assert_eq!(sent, vec![k(1)], "segment 1 once");
 }
