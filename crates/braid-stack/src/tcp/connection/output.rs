@@ -185,6 +185,26 @@ impl Connection {
         self.range_plan(end - len as u32, len, Kind::LossProbe)
     }
 
+    /// Where sequential sending resumes: `SND.NXT`, except while go-back-N resends after a
+    /// timeout or a path-MTU change (`SND.NXT < SND.MAX`) with SACK on. Then bytes the receiver
+    /// SACKed since are skipped (it holds them; resending them would also escape the pipe, which
+    /// does not count SACKed bytes), and in SACK recovery so is what NextSeg already resent (below
+    /// HighRxt). Only runs its scoreboard walk during go-back-N, never for new data.
+    fn go_back_n_start(&self) -> Seq {
+        let nxt = self.snd_nxt;
+        if !self.sack_ok || nxt >= self.snd_max {
+            return nxt;
+        }
+        let from = match self.recovery.phase() {
+            Phase::SackRecovery => nxt.max(self.recovery.high_rxt()),
+            _ => nxt,
+        };
+        if from >= self.snd_max {
+            return self.snd_max;
+        }
+        self.recovery.scoreboard.next_hole(from, self.snd_max).map_or(self.snd_max, |(start, _)| start)
+    }
+
     /// A retransmission of already-sent sequence space starting at `start`, with at most `len`
     /// payload bytes; carries the FIN if it reaches it and the FIN was sent before.
     fn range_plan(&self, start: Seq, len: usize, kind: Kind) -> Option<Plan> {
@@ -203,7 +223,7 @@ impl Connection {
     /// Data (and/or FIN) from `SND.NXT`, within the receive window and, unless `ignore_cwnd`
     /// (SACK recovery checks the pipe instead), the congestion window.
     fn sequential_plan(&self, max_payload: usize, ignore_cwnd: bool) -> Option<Plan> {
-        let nxt = self.snd_nxt;
+        let nxt = self.go_back_n_start();
         let data_end = self.data_end();
         let unsent = data_end.since(nxt) as usize;
         let fin_due = self.fin_seq().is_some_and(|f| nxt <= f);
@@ -308,7 +328,8 @@ impl Connection {
                 self.timers.set_if_idle(TimerKind::Retransmit, now + self.rtt.rto());
             }
             Kind::First | Kind::SackRetransmit { .. } | Kind::Sequential | Kind::LossProbe => {
-                if plan.seq < self.snd_max {
+                let old_max = self.snd_max;
+                if plan.seq < old_max {
                     self.stats.retransmitted_segments += 1;
                     // Karn: a timed segment that is retransmitted gives no sample.
                     if self.rtt_timing.is_some_and(|(timed_end, _)| timed_end > plan.seq) {
@@ -333,6 +354,12 @@ impl Connection {
                         self.snd_nxt = self.snd_nxt.max(end);
                     }
                     _ => {
+                        if plan.seq < old_max && self.recovery.phase() == Phase::SackRecovery {
+                            // Go-back-N inside SACK recovery resends holes too: HighRxt covers
+                            // them, so NextSeg does not send them again, and they are watched.
+                            let resent_end = end.min(old_max);
+                            self.recovery.sent_retransmission(plan.seq, resent_end, false, self.snd_max, now);
+                        }
                         self.snd_nxt = self.snd_nxt.max(end);
                         self.persist_force = false;
                     }

@@ -412,3 +412,34 @@ fn an_old_ack_below_snd_una_is_seen_at_snd_una_and_starts_no_endless_repair() {
     }
     assert_eq!(sent, vec![k(1)], "segment 1 once");
 }
+
+#[test]
+fn sack_repair_after_a_timeout_skips_sacked_data_and_resends_nothing_twice() {
+    // After an RTO, go-back-N resends from SND.UNA while new SACKs show what the receiver holds.
+    // Once those SACKs prove a hole lost, SACK recovery repairs it; go-back-N must then neither
+    // resend SACKed segments (the pipe does not count them, so they would also leave beyond the
+    // congestion window) nor what NextSeg just retransmitted.
+    let mut s = Script::established_with(&sack_config(), seg("S.", PEER_ISS, ISS + 1).mss(1000).sack_ok());
+    let k = |i: u32| D + i * 1000;
+    s.write(&pattern(0, 20_000));
+    expect_segments(&mut s, 0, 10);
+    // Every ACK is lost: the RTO (due with the loss probe's timer) resends segment 0.
+    s.at(400);
+    assert_eq!(drain(&mut s), vec![D]);
+    assert_eq!(s.conn.stats().timeouts, 1);
+    // The receiver holds 0, 1 and 5..9: go-back-N goes on with 2 and 3 (cwnd 2 segments) ...
+    s.at(500);
+    let _ = s.inject(&seg(".", P, k(2)).sack(&[(k(5), k(10))]));
+    assert_eq!(drain(&mut s), vec![k(2), k(3)]);
+    // ... and after the reordering window the SACK proves 4 lost: repair without resending.
+    s.at(530);
+    assert!(s.conn.in_recovery());
+    assert_eq!(drain(&mut s), Vec::<u32>::new(), "2 and 3 are in flight");
+    s.at(600);
+    let _ = s.inject(&seg(".", P, k(4)).sack(&[(k(5), k(10))]));
+    assert_eq!(drain(&mut s), vec![k(4), k(10)], "4 once, nothing SACKed, then new data");
+    s.at(700);
+    let _ = s.inject(&seg(".", P, k(10)));
+    assert!(!s.conn.in_recovery());
+    assert_eq!(s.conn.stats().retransmitted_segments, 4, "0, 2, 3 and 4");
+}
