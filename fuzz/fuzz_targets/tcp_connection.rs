@@ -4,9 +4,9 @@
 //! Segments are built relative to what the connection last sent (so the fuzzer reaches the
 //! synchronized states instead of bouncing off the acceptability test), with arbitrary flags,
 //! windows, options and payloads. The connection must never panic, `poll_transmit` must always
-//! run dry, every returned segment must match its payload and serialize, and a RST must never be
-//! answered. ICMP errors quoting sequence numbers near what was sent are mixed in: they may lower
-//! the MSS or end the connection, never raise the MSS.
+//! run dry, every returned segment must match its payload and serialize, a RST must never be
+//! answered, and no timer may stay due once it ran. ICMP errors quoting sequence numbers near
+//! what was sent are mixed in: they may lower the MSS or end the connection, never raise the MSS.
 #![no_main]
 
 use core::net::{IpAddr, Ipv4Addr};
@@ -223,11 +223,19 @@ fuzz_target!(|data: &[u8]| {
             },
         }
         drain(&mut conn, now, &mut peer);
-        // Nothing due may remain unprocessed forever: poll_at is either in the future or work exists.
-        if let Some(at) = conn.poll_at() {
-            if at <= now && at != Instant::ZERO {
-                let _ = conn.on_timeout(now);
+        // Nothing due may remain unprocessed: a few rounds of timers and sending leave poll_at in
+        // the future (a timer re-armed at or before now would make a driver spin).
+        for _ in 0..4 {
+            match conn.poll_at() {
+                Some(at) if at <= now && at != Instant::ZERO => {
+                    let _ = conn.on_timeout(now);
+                    drain(&mut conn, now, &mut peer);
+                }
+                _ => break,
             }
+        }
+        if let Some(at) = conn.poll_at() {
+            assert!(at > now || at == Instant::ZERO, "a timer stays due at {at:?} after running at {now:?}");
         }
     }
 });
