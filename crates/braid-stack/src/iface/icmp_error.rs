@@ -40,8 +40,9 @@ const MTU_PLATEAUS: [u16; 11] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 10
 /// What an error tells a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Report {
-    /// The path carries packets of at most this many bytes.
-    TooBig { path_mtu: u32 },
+    /// The path carries packets of at most `path_mtu` bytes; with `fragment`, not even that
+    /// without fragmentation (an IPv4 report below the 576-byte floor).
+    TooBig { path_mtu: u32, fragment: bool },
     /// Unreachable, time exceeded, parameter problem.
     Soft(SoftError),
 }
@@ -56,7 +57,8 @@ pub(crate) fn truncated_quote<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>) {
 pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>, repr: &Icmpv4Repr<'_>) {
     let (quote, report) = match *repr {
         Icmpv4Repr::FragNeeded { next_hop_mtu, quote } => {
-            (quote, Report::TooBig { path_mtu: path_mtu_v4(next_hop_mtu, quote.total_len()) })
+            let (path_mtu, below_minimum) = path_mtu_v4(next_hop_mtu, quote.total_len());
+            (quote, Report::TooBig { path_mtu, fragment: below_minimum })
         }
         Icmpv4Repr::DstUnreachable { reason, quote } => (quote, Report::Soft(soft_error_v4(reason))),
         Icmpv4Repr::TimeExceeded { quote, .. } => (quote, Report::Soft(SoftError::TimeExceeded)),
@@ -79,7 +81,10 @@ pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
 /// Handles a parsed ICMPv6 error (echo messages are not passed here).
 pub(crate) fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>, repr: &Icmpv6Repr<'_>) {
     let (quote, report) = match *repr {
-        Icmpv6Repr::PacketTooBig { mtu, quote } => (quote, Report::TooBig { path_mtu: mtu.max(MIN_PATH_MTU_V6) }),
+        // RFC 8201 §5: IPv6 never fragments in the network; a smaller report is just floored.
+        Icmpv6Repr::PacketTooBig { mtu, quote } => {
+            (quote, Report::TooBig { path_mtu: mtu.max(MIN_PATH_MTU_V6), fragment: false })
+        }
         Icmpv6Repr::DstUnreachable { reason, quote } => (quote, Report::Soft(soft_error_v6(reason))),
         Icmpv6Repr::TimeExceeded { quote, .. } => (quote, Report::Soft(SoftError::TimeExceeded)),
         Icmpv6Repr::ParamProblem { reason: Icmpv6ParamProblem::UnrecognizedNextHeader, quote, .. } => {
@@ -120,8 +125,12 @@ fn deliver<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, local: IpAddr, remote: IpAd
         return;
     };
     let outcome = match report {
-        Report::TooBig { path_mtu } => {
-            stream.conn.on_packet_too_big(ctx.now, mss_for_path(path_mtu, local), quoted_seq)
+        Report::TooBig { path_mtu, fragment } => {
+            let outcome = stream.conn.on_packet_too_big(ctx.now, mss_for_path(path_mtu, local), quoted_seq);
+            if fragment && outcome.is_some() {
+                stream.conn.allow_fragmentation();
+            }
+            outcome
         }
         Report::Soft(error) => stream.conn.on_soft_error(error, quoted_seq),
     };
@@ -137,14 +146,17 @@ fn deliver<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, local: IpAddr, remote: IpAd
 
 /// The IPv4 path MTU a "fragmentation needed" reports: its next-hop MTU, or for a router that
 /// predates RFC 1191 (field 0) the plateau below the size of the datagram that did not fit; at
-/// least [`MIN_PATH_MTU_V4`].
-fn path_mtu_v4(next_hop_mtu: u16, datagram_len: u16) -> u32 {
+/// least [`MIN_PATH_MTU_V4`]. The flag says the report was below that floor: segments of the
+/// floor's size will not pass without fragmentation, so they must stop carrying DF (as Linux
+/// does), or the connection would stall.
+fn path_mtu_v4(next_hop_mtu: u16, datagram_len: u16) -> (u32, bool) {
     let mtu = if next_hop_mtu != 0 {
         next_hop_mtu
     } else {
         MTU_PLATEAUS.into_iter().find(|&plateau| plateau < datagram_len).unwrap_or(68)
     };
-    u32::from(mtu).max(MIN_PATH_MTU_V4)
+    let mtu = u32::from(mtu);
+    (mtu.max(MIN_PATH_MTU_V4), mtu < MIN_PATH_MTU_V4)
 }
 
 /// The effective MSS (TCP options and payload) a path MTU leaves after the fixed IP and TCP
@@ -191,13 +203,14 @@ mod tests {
 
     #[test]
     fn a_zero_next_hop_mtu_takes_the_plateau_below_the_datagram_and_every_mtu_is_floored() {
-        assert_eq!(path_mtu_v4(1400, 1500), 1400);
-        assert_eq!(path_mtu_v4(0, 1500), 1492);
-        assert_eq!(path_mtu_v4(0, 1492), 1006);
-        assert_eq!(path_mtu_v4(0, 1006), MIN_PATH_MTU_V4, "508 is below the floor");
-        assert_eq!(path_mtu_v4(0, 0), MIN_PATH_MTU_V4);
-        assert_eq!(path_mtu_v4(0, 65535), 32000);
-        assert_eq!(path_mtu_v4(68, 1500), MIN_PATH_MTU_V4);
+        assert_eq!(path_mtu_v4(1400, 1500), (1400, false));
+        assert_eq!(path_mtu_v4(0, 1500), (1492, false));
+        assert_eq!(path_mtu_v4(0, 1492), (1006, false));
+        assert_eq!(path_mtu_v4(0, 1006), (MIN_PATH_MTU_V4, true), "508 is below the floor");
+        assert_eq!(path_mtu_v4(0, 0), (MIN_PATH_MTU_V4, true));
+        assert_eq!(path_mtu_v4(0, 65535), (32000, false));
+        assert_eq!(path_mtu_v4(68, 1500), (MIN_PATH_MTU_V4, true));
+        assert_eq!(path_mtu_v4(576, 1500), (MIN_PATH_MTU_V4, false));
     }
 
     #[test]

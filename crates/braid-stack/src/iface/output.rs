@@ -57,6 +57,7 @@ impl Output {
         now: Instant,
         (src, dst): (IpAddr, IpAddr),
         protocol: u8,
+        dont_frag: bool,
         len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> bool {
@@ -79,10 +80,7 @@ impl Output {
                     hop_limit: self.hop_limit,
                     traffic_class: 0,
                     ident: self.next_ident,
-                    // TCP segments carry DF: RFC 1191 path-MTU discovery has a router that cannot
-                    // forward one answer "fragmentation needed", and TCP resegments (see
-                    // `icmp_error`). Other datagrams may be fragmented on the way.
-                    dont_frag: protocol == tcp::PROTOCOL,
+                    dont_frag,
                 };
                 self.next_ident = self.next_ident.wrapping_add(1);
                 repr.emit(&mut Ipv4Packet::new_unchecked(&mut *packet));
@@ -115,16 +113,19 @@ impl Output {
         }
     }
 
-    /// Sends a TCP segment.
+    /// Sends a TCP segment. Over IPv4 it carries DF unless `may_fragment`: RFC 1191 path-MTU
+    /// discovery has a router that cannot forward one answer "fragmentation needed", and TCP
+    /// resegments (see `icmp_error`); only a path below IPv4's 576-byte minimum, where that
+    /// cannot work, lets routers fragment. (Other datagrams never carry DF.)
     pub(crate) fn send_tcp<D: Device + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,
-        src: IpAddr,
-        dst: IpAddr,
+        (src, dst): (IpAddr, IpAddr),
         repr: &TcpRepr<'_>,
+        may_fragment: bool,
     ) -> bool {
-        let sent = self.send(device, now, (src, dst), tcp::PROTOCOL, repr.buffer_len(), |buf| {
+        let sent = self.send(device, now, (src, dst), tcp::PROTOCOL, !may_fragment, repr.buffer_len(), |buf| {
             repr.emit(&mut TcpPacket::new_unchecked(buf), src, dst);
         });
         if sent {
@@ -145,7 +146,7 @@ impl Output {
         dst: IpAddr,
         repr: &UdpRepr<'_>,
     ) -> bool {
-        let sent = self.send(device, now, (src, dst), udp::PROTOCOL, repr.buffer_len(), |buf| {
+        let sent = self.send(device, now, (src, dst), udp::PROTOCOL, false, repr.buffer_len(), |buf| {
             repr.emit(&mut UdpPacket::new_unchecked(buf), src, dst);
         });
         if sent {
@@ -163,7 +164,7 @@ impl Output {
         dst: IpAddr,
         repr: &Icmpv4Repr<'_>,
     ) -> bool {
-        self.send(device, now, (src, dst), icmpv4::PROTOCOL, repr.buffer_len(), |buf| {
+        self.send(device, now, (src, dst), icmpv4::PROTOCOL, false, repr.buffer_len(), |buf| {
             repr.emit(&mut Icmpv4Packet::new_unchecked(buf));
         })
     }
@@ -178,7 +179,7 @@ impl Output {
         repr: &Icmpv6Repr<'_>,
     ) -> bool {
         let (IpAddr::V6(src6), IpAddr::V6(dst6)) = (src, dst) else { return false };
-        self.send(device, now, (src, dst), icmpv6::PROTOCOL, repr.buffer_len(), |buf| {
+        self.send(device, now, (src, dst), icmpv6::PROTOCOL, false, repr.buffer_len(), |buf| {
             repr.emit(&mut Icmpv6Packet::new_unchecked(buf), src6, dst6);
         })
     }

@@ -92,7 +92,7 @@ pub(crate) fn after_signals<D: Device + ?Sized>(
 
 /// Sends a segment without payload (a RST or an answer) on `tuple`.
 fn send_control<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, tuple: FourTuple, segment: &Segment) {
-    ctx.out.send_tcp(ctx.device, ctx.now, tuple.local.ip(), tuple.remote.ip(), &segment.repr(&[]));
+    ctx.out.send_tcp(ctx.device, ctx.now, (tuple.local.ip(), tuple.remote.ip()), &segment.repr(&[]), false);
 }
 
 /// Sends every segment connection `key` has ready, while the device takes packets.
@@ -102,7 +102,7 @@ fn transmit_stream<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, key: SlotKey) {
         let Some(stream) = sockets.tcp.streams.get_mut(key) else { return };
         let Some(segment) = stream.conn.poll_transmit(*now) else { return };
         let (src, dst) = (stream.tuple.local.ip(), stream.tuple.remote.ip());
-        out.send_tcp(*device, *now, src, dst, &stream.conn.repr(&segment));
+        out.send_tcp(*device, *now, (src, dst), &stream.conn.repr(&segment), stream.conn.may_fragment());
     }
 }
 

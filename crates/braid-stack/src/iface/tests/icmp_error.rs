@@ -527,3 +527,35 @@ fn two_stacks_discover_a_narrow_ipv6_path_and_the_byte_stream_arrives_intact() {
     assert_eq!(timeouts, 0);
     assert!(delivered >= 1);
 }
+
+/// Whether an IPv4 packet carries DF.
+fn dont_fragment(packet: &[u8]) -> bool {
+    packet[6] & 0x40 != 0
+}
+
+#[test]
+fn an_ipv4_path_below_576_bytes_lets_segments_be_fragmented_and_a_wider_one_does_not() {
+    let mut h = Harness::new();
+    let (stream, _) = established(&mut h, v4(PEER4, 40002), v4(OURS4, 80), 1460);
+    let flight = send_data(&mut h, stream, &[5u8; 1200]);
+    assert!(flight.iter().all(|p| dont_fragment(p)), "TCP segments carry DF for path-MTU discovery");
+    // A path of 1000 bytes: smaller segments, still with DF.
+    h.inject(&frag_needed(&flight[0], 1000));
+    let resent = h.sent();
+    assert!(!resent.is_empty() && resent.iter().all(|p| dont_fragment(p) && p.len() <= 1000));
+    // A path of 300 bytes: the MSS stops at the floor (576-byte packets), which such a path only
+    // carries in fragments, so DF goes (else the connection would stall).
+    h.inject(&frag_needed(&resent[0], 300));
+    let resent = h.sent();
+    assert!(!resent.is_empty());
+    assert!(resent.iter().all(|p| !dont_fragment(p) && p.len() <= 576), "no DF once the path is below the floor");
+    assert!(h.sockets.tcp_stream_ref(stream).connection().may_fragment());
+    // A forged report (sequence number outside the flight) changes nothing.
+    let mut h2 = Harness::new();
+    let (stream2, _) = established(&mut h2, v4(PEER4, 40003), v4(OURS4, 80), 1460);
+    let flight2 = send_data(&mut h2, stream2, &[5u8; 100]);
+    h2.inject(&frag_needed(&with_seq(&flight2[0], 12345), 300));
+    assert!(!h2.sockets.tcp_stream_ref(stream2).connection().may_fragment());
+    let more = send_data(&mut h2, stream2, &[6u8; 100]);
+    assert!(more.iter().all(|p| dont_fragment(p)));
+}

@@ -94,10 +94,23 @@ impl Connection {
     }
 
     /// The last ICMP soft error about this connection's segments (RFC 1122 §4.2.3.9 asks that the
-    /// application can learn it), until the peer acknowledges new data, which proves the path
+    /// application can learn it), until an ACK from the peer (not an old one) proves the path
     /// works again.
     pub fn soft_error(&self) -> Option<SoftError> {
         self.soft_error.filter(|&(_, una)| una == self.snd_una).map(|(error, _)| error)
+    }
+
+    /// The path is narrower than IPv4's 576-byte minimum (a "fragmentation needed" reported
+    /// less): from now on this connection's segments leave without DF, so routers fragment what
+    /// the MSS floor cannot make small enough. Never undone for the connection's lifetime.
+    pub fn allow_fragmentation(&mut self) {
+        self.may_fragment = true;
+    }
+
+    /// Whether this connection's IPv4 segments may be fragmented on the way (see
+    /// [`allow_fragmentation`](Self::allow_fragmentation)); otherwise they carry DF.
+    pub fn may_fragment(&self) -> bool {
+        self.may_fragment
     }
 
     /// RFC 5927 §4.3: an ICMP error is about one of our segments only if the sequence number it

@@ -295,6 +295,11 @@ impl Connection {
         }
         let prev_una = self.snd_una;
         let prev_wnd = self.snd_wnd;
+        if ack >= prev_una {
+            // The peer answers: whatever an ICMP error said about the path is over (as Linux
+            // forgets its soft error on any ACK that is not old).
+            self.soft_error = None;
+        }
         if ack > prev_una {
             self.ack_advance(now, seg, ack, sig);
         }

@@ -117,6 +117,8 @@ pub struct Connection {
     error: Option<ConnectionError>,
     /// The last ICMP error about our segments and `SND.UNA` when it came (see `icmp`).
     soft_error: Option<(SoftError, Seq)>,
+    /// An IPv4 path below 576 bytes was reported: segments leave without DF (see `icmp.rs`).
+    may_fragment: bool,
 
     // Send sequence space (RFC 9293 §3.3.1), plus SND.MAX, the highest sequence number sent.
     iss: Seq,
@@ -219,6 +221,7 @@ impl Connection {
             remote_port,
             error: None,
             soft_error: None,
+            may_fragment: false,
             iss,
             snd_una: iss,
             snd_nxt: iss,

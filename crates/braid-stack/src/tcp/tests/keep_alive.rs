@@ -63,3 +63,22 @@ fn idle_sender_restarts_from_the_initial_window() {
     check(&s.expect(), ".", D + 5000, P, 1000);
     s.expect_none();
 }
+
+#[test]
+fn an_answered_probe_clears_an_icmp_soft_error_and_a_later_timeout_is_a_timeout() {
+    use crate::tcp::seq::Seq;
+    use crate::tcp::SoftError;
+    let mut s = Script::established(&ka_config());
+    // A router says the peer is unreachable while the connection is idle.
+    assert!(s.conn.on_soft_error(SoftError::HostUnreachable, Seq(D)).is_some());
+    assert_eq!(s.conn.soft_error(), Some(SoftError::HostUnreachable));
+    // The first keep-alive probe is answered (an ACK acknowledging nothing new): the path works.
+    let (_, probe) = s.next_emission(Duration::from_secs(60)).unwrap();
+    check(&probe, ".", D - 1, P, 0);
+    let _ = s.inject(&seg(".", P, D));
+    assert_eq!(s.conn.soft_error(), None, "any ACK that is not old proves the path");
+    // Later the peer goes silent for good: the connection times out as such, not as the old
+    // unreachable.
+    while s.next_emission(Duration::from_secs(60)).is_some() {}
+    assert_eq!(s.conn.error(), Some(ConnectionError::TimedOut));
+}
