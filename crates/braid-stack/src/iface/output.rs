@@ -50,14 +50,14 @@ impl Output {
     }
 
     /// Builds one IP packet from `src` to `dst` whose `len`-byte upper-layer part `fill` writes
-    /// (with checksums: it knows the addresses), and transmits it. False if it was not sent.
+    /// (with checksums: it knows the addresses), and transmits it; an IPv4 header carries DF when
+    /// `dont_frag`. False if it was not sent.
     pub(crate) fn send<D: Device + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,
         (src, dst): (IpAddr, IpAddr),
-        protocol: u8,
-        dont_frag: bool,
+        (protocol, dont_frag): (u8, bool),
         len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> bool {
@@ -125,7 +125,7 @@ impl Output {
         repr: &TcpRepr<'_>,
         may_fragment: bool,
     ) -> bool {
-        let sent = self.send(device, now, (src, dst), tcp::PROTOCOL, !may_fragment, repr.buffer_len(), |buf| {
+        let sent = self.send(device, now, (src, dst), (tcp::PROTOCOL, !may_fragment), repr.buffer_len(), |buf| {
             repr.emit(&mut TcpPacket::new_unchecked(buf), src, dst);
         });
         if sent {
@@ -146,7 +146,7 @@ impl Output {
         dst: IpAddr,
         repr: &UdpRepr<'_>,
     ) -> bool {
-        let sent = self.send(device, now, (src, dst), udp::PROTOCOL, false, repr.buffer_len(), |buf| {
+        let sent = self.send(device, now, (src, dst), (udp::PROTOCOL, false), repr.buffer_len(), |buf| {
             repr.emit(&mut UdpPacket::new_unchecked(buf), src, dst);
         });
         if sent {
@@ -164,7 +164,7 @@ impl Output {
         dst: IpAddr,
         repr: &Icmpv4Repr<'_>,
     ) -> bool {
-        self.send(device, now, (src, dst), icmpv4::PROTOCOL, false, repr.buffer_len(), |buf| {
+        self.send(device, now, (src, dst), (icmpv4::PROTOCOL, false), repr.buffer_len(), |buf| {
             repr.emit(&mut Icmpv4Packet::new_unchecked(buf));
         })
     }
@@ -179,7 +179,7 @@ impl Output {
         repr: &Icmpv6Repr<'_>,
     ) -> bool {
         let (IpAddr::V6(src6), IpAddr::V6(dst6)) = (src, dst) else { return false };
-        self.send(device, now, (src, dst), icmpv6::PROTOCOL, false, repr.buffer_len(), |buf| {
+        self.send(device, now, (src, dst), (icmpv6::PROTOCOL, false), repr.buffer_len(), |buf| {
             repr.emit(&mut Icmpv6Packet::new_unchecked(buf), src6, dst6);
         })
     }
