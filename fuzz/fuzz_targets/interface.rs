@@ -141,11 +141,8 @@ fn icmp_error(input: &mut Input<'_>, quoted: &[u8]) -> Vec<u8> {
     }
     icmp.extend_from_slice(&rest);
     icmp.extend_from_slice(&quoted[..quote_len]);
-    let (src, dst, proto) = if v6 {
-        (IpAddr::V6(ROUTER6), IpAddr::V6(OURS6), 58)
-    } else {
-        (IpAddr::V4(ROUTER4), IpAddr::V4(OURS4), 1)
-    };
+    let (src, dst, proto) =
+        if v6 { (IpAddr::V6(ROUTER6), IpAddr::V6(OURS6), 58) } else { (IpAddr::V4(ROUTER4), IpAddr::V4(OURS4), 1) };
     let mut sum = if v6 { Checksum::pseudo_header(src, dst, proto, icmp.len() as u32) } else { Checksum::default() };
     sum.add_bytes(&icmp);
     icmp[2..4].copy_from_slice(&sum.finish().to_be_bytes());
