@@ -121,6 +121,10 @@ pub struct DeviceStats {
     pub responses_sent: u64,
     /// Sessions established (either role, counted when keys are derived).
     pub sessions_derived: u64,
+    /// Transport messages accepted with a counter below the highest their session had accepted:
+    /// they arrived out of order (the replay window took them). Shows how much the path, or a
+    /// sender spreading one peer over several threads, reorders.
+    pub transport_reordered: u64,
 }
 
 impl DeviceStats {

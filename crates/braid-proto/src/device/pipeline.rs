@@ -170,8 +170,12 @@ impl Device {
         let peer = peer_mut(&mut self.peers, id).ok_or(DropReason::UnknownIndex)?;
         // The session may have been rotated out while the job was away.
         let (session, slot) = peer.sessions.find_mut(job.local_index).ok_or(DropReason::SessionExpired)?;
+        let late = session.is_late(job.counter);
         if !session.accept(job.counter) {
             return Err(DropReason::Replay);
+        }
+        if late {
+            self.stats.transport_reordered += 1;
         }
 
         // Authenticated from here on: roam, count, and run the timer rules, even if the

@@ -109,6 +109,11 @@ impl Session {
         Arc::clone(&self.recv_key)
     }
 
+    /// Whether `counter` is below the highest counter this session accepted (it came late).
+    pub fn is_late(&self, counter: u64) -> bool {
+        self.replay.max_seen().is_some_and(|max| counter < max)
+    }
+
     /// Marks `counter` as received once its tag verified; false for a replay or a counter too
     /// old for the window (the kernel's order: tag first, then the window).
     pub fn accept(&mut self, counter: u64) -> bool {

@@ -258,6 +258,29 @@ fn replayed_initiation_and_replayed_data_are_refused() {
 }
 
 #[test]
+fn transport_messages_arriving_out_of_order_are_accepted_and_counted() {
+    let (mut a, mut b, _, _) = pair();
+    let now = Instant::from_secs(1);
+    let mut out = [0u8; 2048];
+    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    pump(&mut a, &mut b, now);
+    let before = b.dev.stats().transport_reordered;
+    let mut sealed = Vec::new();
+    for fill in 1..=3u8 {
+        let t = a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 60, fill), &mut out).unwrap().unwrap();
+        sealed.push(out[..t.len].to_vec());
+    }
+    // Counters n, n+2 in order, then n+1 late: accepted, and counted as reordered once.
+    for i in [0, 2, 1] {
+        assert!(b.dev.handle_datagram(now, a.addr.into(), &mut sealed[i].clone()).unwrap().is_some());
+    }
+    assert_eq!(b.dev.stats().transport_reordered, before + 1);
+    // A replay of the late one is refused and not counted again.
+    assert_eq!(b.dev.handle_datagram(now, a.addr.into(), &mut sealed[1].clone()), Err(DropReason::Replay));
+    assert_eq!(b.dev.stats().transport_reordered, before + 1);
+}
+
+#[test]
 fn garbage_is_dropped_counted_and_changes_nothing() {
     let (mut a, mut b, b_on_a, _) = pair();
     let now = Instant::from_secs(1);

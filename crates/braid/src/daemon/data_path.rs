@@ -165,7 +165,14 @@ impl DataPath {
     /// Sends what the device queued (handshakes, keepalives, staged packets).
     pub fn flush_device(&mut self, now: Instant, shared: &Shared, udp: &UdpSockets) {
         loop {
-            let Some(t) = shared.device().poll_transmit(now, &mut self.tx) else { return };
+            let (t, ticket) = {
+                let mut device = shared.device();
+                let Some(t) = device.poll_transmit(now, &mut self.tx) else { return };
+                (t, shared.send_order().map(|order| order.take(&device)))
+            };
+            if let Some(ticket) = &ticket {
+                ticket.wait();
+            }
             send_one(udp, shared, &self.tx[..t.len], t);
         }
     }
@@ -219,8 +226,11 @@ impl DataPath {
             // The device decides (route, session, counter) in order; the AEAD runs after.
             self.jobs.clear();
             let first = used;
-            {
+            let ticket = {
                 let mut device = shared.device();
+                // With lanes, this read's datagrams leave in their counters' turn (and at once:
+                // nothing waits in `pending` across reads while the others hold their turn).
+                let ticket = shared.send_order().map(|order| order.take(&device));
                 for i in 0..count {
                     let packet = &self.segments[i][..self.segment_sizes[i]];
                     if let Ok(Some(job)) = device.prepare_seal(now, packet) {
@@ -230,7 +240,8 @@ impl DataPath {
                         self.jobs.push((job, i));
                     }
                 }
-            }
+                ticket
+            };
             seal_all(
                 self.crypto_pool.as_deref(),
                 &self.jobs,
@@ -238,7 +249,11 @@ impl DataPath {
                 &self.segment_sizes,
                 &mut self.send_buf[first..used],
             );
-            if used - self.pending.first().map_or(0, |p| p.start) >= SEND_EARLY_BYTES {
+            if let Some(ticket) = ticket {
+                ticket.wait();
+                self.stats.udp_sends +=
+                    send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
+            } else if used - self.pending.first().map_or(0, |p| p.start) >= SEND_EARLY_BYTES {
                 self.stats.udp_sends +=
                     send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
             }

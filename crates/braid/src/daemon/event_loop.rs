@@ -182,7 +182,7 @@ impl EventLoop {
         signals.set_nonblocking(true)?;
         registry.register(&mut SourceFd(&signals.as_raw_fd()), SIGNAL, Interest::READABLE)?;
         let waker = Waker::new(registry, WAKE)?;
-        let shared = Arc::new(Shared::new(device, sockets.udp.clone(), waker, origin));
+        let shared = Arc::new(Shared::new(device, sockets.udp.clone(), waker, origin, queues.len() > 1));
         let mut lanes = Vec::with_capacity(queues.len());
         // BRAID_PIN_CPUS=1 gives the loop and every lane a CPU of its own.
         // (The loop's thread is pinned last: threads inherit the CPU mask of their creator.)

@@ -9,9 +9,9 @@
 //! Decrypted packets are written by the event loop, each on the queue its flow hashes to
 //! (see `flow_queue`); the kernel then steers that flow's outgoing packets to the same queue.
 //!
-//! Counters are assigned under the device lock in the order the lanes read, so a peer's
-//! datagrams from two flows can leave a few microseconds out of counter order; the receiver's
-//! replay window (thousands of counters wide) takes them, as it takes any reordering.
+//! Counters are assigned under the device lock in the order the lanes read, and each batch
+//! takes a ticket there too (`SendOrder`): sealed batches leave in ticket order, so a peer's
+//! datagrams reach it in counter order even when two lanes carry its flows.
 
 use super::data_path::{DataPath, Drained};
 use super::shared::Shared;

@@ -77,6 +77,7 @@ pub fn write_braid_extras<H: UapiHost + ?Sized>(device: &Device, host: &H, out: 
     let _ = writeln!(out, "braid_device_responses_sent={}", stats.responses_sent);
     let _ = writeln!(out, "braid_device_cookie_replies_sent={}", stats.cookie_replies_sent);
     let _ = writeln!(out, "braid_device_sessions_derived={}", stats.sessions_derived);
+    let _ = writeln!(out, "braid_device_transport_reordered={}", stats.transport_reordered);
     for (key, value) in host.extras() {
         let _ = writeln!(out, "braid_device_{key}={value}");
     }
