@@ -72,6 +72,12 @@ impl Device {
         }
     }
 
+    /// Whether [`Device::poll_transmit`] has something to give: lets a caller that shares the
+    /// device skip taking it again just to hear "nothing".
+    pub fn has_transmit(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     /// The next datagram the device wants sent, written into `buf`. Call after every
     /// `handle_*` and `poll_timers` until it returns `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {

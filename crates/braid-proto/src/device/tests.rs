@@ -262,8 +262,11 @@ fn transport_messages_arriving_out_of_order_are_accepted_and_counted() {
     let (mut a, mut b, _, _) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
+    assert!(!a.dev.has_transmit());
     a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    assert!(a.dev.has_transmit(), "a handshake initiation waits");
     pump(&mut a, &mut b, now);
+    assert!(!a.dev.has_transmit() && !b.dev.has_transmit(), "all drained");
     let before = b.dev.stats().transport_reordered;
     let mut sealed = Vec::new();
     for fill in 1..=3u8 {

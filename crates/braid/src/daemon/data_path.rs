@@ -179,7 +179,8 @@ impl DataPath {
 
     /// Reads TUN (one queue of it) for one turn: segments, seals (on all cores for large
     /// batches) and sends in GSO batches. The device is locked once per read, to route and
-    /// number that read's packets; the AEAD and the sends run unlocked.
+    /// number that read's packets (and once more only if that queued a handshake or keepalive);
+    /// the AEAD and the sends run unlocked.
     pub fn drain_tun(&mut self, now: Instant, tun: &Tun, shared: &Shared, udp: &UdpSockets) -> Drained {
         for _ in 0..READS_PER_TURN {
             let read = if self.vnet_hdr { tun.recv(&mut self.tun_rx) } else { tun.recv(&mut self.segments[0]) };
@@ -226,7 +227,7 @@ impl DataPath {
             // The device decides (route, session, counter) in order; the AEAD runs after.
             self.jobs.clear();
             let first = used;
-            let ticket = {
+            let (ticket, queued) = {
                 let mut device = shared.device();
                 // With lanes, this read's datagrams leave in their counters' turn (and at once:
                 // nothing waits in `pending` across reads while the others hold their turn).
@@ -240,7 +241,7 @@ impl DataPath {
                         self.jobs.push((job, i));
                     }
                 }
-                ticket
+                (ticket, device.has_transmit())
             };
             seal_all(
                 self.crypto_pool.as_deref(),
@@ -258,7 +259,9 @@ impl DataPath {
                     send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
             }
             // Handshakes and staged packets the device queued go out with the batch.
-            self.flush_device(now, shared, udp);
+            if queued {
+                self.flush_device(now, shared, udp);
+            }
         }
         self.stats.udp_sends += send_pending(udp, shared, &self.send_buf, &mut self.pending, &mut self.send_scratch);
         Drained::More
@@ -287,6 +290,7 @@ impl DataPath {
                 // ICMP errors surface as ECONNREFUSED etc. on the next read: ignore them.
                 Err(_) => continue,
             };
+            let mut queued = false;
             for message in 0..count {
                 let Some((r, bytes)) = self.udp_rx.get(message) else { break };
                 self.stats.udp_recvs += 1;
@@ -306,13 +310,18 @@ impl DataPath {
                         self.open_jobs.push(None);
                     }
                 }
-                drop(device);
-                // The AEAD (on the crypto pool for a large run, where there is one).
+                // The AEAD (on the crypto pool for a large run, where there is one), with the
+                // device released only if lanes need it meanwhile: alone, one lock per message.
                 self.opened.clear();
                 self.opened.resize(self.open_jobs.len(), None);
-                open_all(self.crypto_pool.as_deref(), bytes, size, &self.open_jobs, &mut self.opened);
+                if shared.send_order().is_some() {
+                    drop(device);
+                    open_all(self.crypto_pool.as_deref(), bytes, size, &self.open_jobs, &mut self.opened);
+                    device = shared.device();
+                } else {
+                    open_all(self.crypto_pool.as_deref(), bytes, size, &self.open_jobs, &mut self.opened);
+                }
                 // In order again: replay windows, roaming, timers, then gather for TUN.
-                let mut device = shared.device();
                 for (k, datagram) in bytes.chunks_mut(size).enumerate() {
                     let (Some(job), Some(opened)) = (&self.open_jobs[k], self.opened[k]) else { continue };
                     let Ok(Some(received)) = device.finish_open(now, from, job, datagram, opened) else { continue };
@@ -336,8 +345,13 @@ impl DataPath {
                         gathered = 0;
                     }
                 }
+                queued |= device.has_transmit();
             }
-            self.flush_device(now, shared, udp);
+            // Handshake answers, cookie replies, keepalives and staged packets the datagrams
+            // released.
+            if queued {
+                self.flush_device(now, shared, udp);
+            }
         }
         self.stats.tun_writes +=
             write_batch(queues, self.vnet_hdr, &mut self.coalescer, &mut self.tun_bufs, &mut self.tun_lens, gathered);
