@@ -52,7 +52,7 @@ static STATE: LazyLock<Mutex<State>> = LazyLock::new(|| {
     let mut b = device(2, 1, ta, A);
     let now = Instant::from_secs(1);
     let mut buf = vec![0u8; 2048];
-    a.handle_tun_packet(now, &ipv4(ta, tb, 60), &mut buf).unwrap();
+    a.handle_packet(now, &ipv4(ta, tb, 60), &mut buf).unwrap();
     let t = a.poll_transmit(now, &mut buf).unwrap();
     let initiation = buf[..t.len].to_vec();
     b.handle_datagram(now, A.into(), &mut buf[..t.len]).unwrap();
@@ -60,7 +60,7 @@ static STATE: LazyLock<Mutex<State>> = LazyLock::new(|| {
     a.handle_datagram(now, B.into(), &mut buf[..t.len]).unwrap();
     let t = a.poll_transmit(now, &mut buf).unwrap();
     b.handle_datagram(now, A.into(), &mut buf[..t.len]).unwrap();
-    let t = a.handle_tun_packet(now, &ipv4(ta, tb, 100), &mut buf).unwrap().unwrap();
+    let t = a.handle_packet(now, &ipv4(ta, tb, 100), &mut buf).unwrap().unwrap();
     let transport = buf[..t.len].to_vec();
     Mutex::new(State { device: b, peer: a, transport, initiation, now })
 });
@@ -100,5 +100,5 @@ fuzz_target!(|data: &[u8]| {
     }
     // And as a TUN packet on the other side of the device.
     let mut out = vec![0u8; 65536 + 64];
-    let _ = state.device.handle_tun_packet(state.now, data, &mut out);
+    let _ = state.device.handle_packet(state.now, data, &mut out);
 });

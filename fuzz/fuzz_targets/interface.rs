@@ -12,7 +12,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use core::time::Duration;
 use std::collections::VecDeque;
 
-use braid_stack::device::{Device, TransmitError};
+use braid_stack::link::{IpLink, TransmitError};
 use braid_stack::iface::{Interface, InterfaceConfig};
 use braid_stack::socket::SocketSet;
 use braid_stack::tcp::TcpConfig;
@@ -63,7 +63,7 @@ struct Link {
     sent: VecDeque<Vec<u8>>,
 }
 
-impl Device for Link {
+impl IpLink for Link {
     fn mtu(&self) -> usize {
         MTU
     }

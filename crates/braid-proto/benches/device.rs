@@ -44,7 +44,7 @@ fn connected() -> (Device, Device, Ipv4Addr, Ipv4Addr, SocketAddr, SocketAddr) {
     let mut b = device(2, 1, ta, ua);
     let now = Instant::from_secs(1);
     let mut buf = vec![0u8; 2048];
-    a.handle_tun_packet(now, &ipv4(ta, tb, 64), &mut buf).unwrap();
+    a.handle_packet(now, &ipv4(ta, tb, 64), &mut buf).unwrap();
     for _ in 0..4 {
         while let Some(t) = a.poll_transmit(now, &mut buf) {
             let _ = b.handle_datagram(now, ua.into(), &mut buf[..t.len]);
@@ -65,14 +65,14 @@ fn bench(c: &mut Criterion) {
         let now = Instant::from_secs(2);
         group.throughput(Throughput::Bytes(len as u64));
         group.bench_with_input(BenchmarkId::new("tun_to_datagram", len), &len, |bench, _| {
-            bench.iter(|| a.handle_tun_packet(now, &packet, &mut out).unwrap().unwrap().len)
+            bench.iter(|| a.handle_packet(now, &packet, &mut out).unwrap().unwrap().len)
         });
         // Pre-seal a batch on a fresh pair (counters must be fresh for the receiver).
         let (mut a, mut b2, ta, tb, ua2, _) = connected();
         let packet = ipv4(ta, tb, len);
         let batch: Vec<Vec<u8>> = (0..200_000)
             .map(|_| {
-                let t = a.handle_tun_packet(now, &packet, &mut out).unwrap().unwrap();
+                let t = a.handle_packet(now, &packet, &mut out).unwrap().unwrap();
                 out[..t.len].to_vec()
             })
             .collect();

@@ -19,8 +19,8 @@ pub mod timers;
 
 pub use allowed_ips::AllowedIps;
 pub use device::{
-    is_transport, ConfigError, Device, DeviceConfig, DeviceStats, DropReason, Endpoint, OpenJob, PeerConfig, PeerId,
-    PeerStats, Received, SealJob, Transmit,
+    is_transport, ConfigError, Decrypted, Device, DeviceConfig, DeviceStats, DropReason, Endpoint, OpenJob, PeerConfig,
+    PeerId, PeerStats, SealJob, Transmit,
 };
 pub use replay::ReplayWindow;
 pub use time::Instant;

@@ -36,7 +36,7 @@ pub trait SimDevice {
     ) -> Result<Option<Range<usize>>, Self::DropReason>;
 
     /// An IP packet read from the TUN; returns a datagram written to `out`, if one is ready now.
-    fn handle_tun_packet(
+    fn handle_packet(
         &mut self,
         now: Instant,
         packet: &[u8],

@@ -27,13 +27,8 @@ impl SimDevice for Device {
         Device::handle_datagram(self, now, from, datagram).map(|r| r.map(|r| r.packet))
     }
 
-    fn handle_tun_packet(
-        &mut self,
-        now: Instant,
-        packet: &[u8],
-        out: &mut [u8],
-    ) -> Result<Option<Outbound>, DropReason> {
-        Device::handle_tun_packet(self, now, packet, out).map(|t| t.map(|t| Outbound { to: t.to.addr, len: t.len }))
+    fn handle_packet(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Result<Option<Outbound>, DropReason> {
+        Device::handle_packet(self, now, packet, out).map(|t| t.map(|t| Outbound { to: t.to.addr, len: t.len }))
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Outbound> {

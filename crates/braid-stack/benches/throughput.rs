@@ -25,8 +25,8 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use braid_stack::device::{Device, PacketQueue, TransmitError};
 use braid_stack::iface::{Interface, InterfaceConfig};
+use braid_stack::link::{IpLink, PacketQueue, TransmitError};
 use braid_stack::socket::SocketSet;
 use braid_stack::tcp::TcpConfig;
 use braid_stack::time::Instant;
@@ -36,15 +36,15 @@ const RUNS: usize = 9;
 
 /// braid-stack's device: a bounded queue looping back into itself.
 ///
-/// With `swapping`, it also implements the zero-copy calls ([`Device::transmit_swap`] and
-/// [`Device::receive_swap`]: packets move by exchanging equal-sized buffers with the interface);
+/// With `swapping`, it also implements the zero-copy calls ([`IpLink::transmit_swap`] and
+/// [`IpLink::receive_swap`]: packets move by exchanging equal-sized buffers with the interface);
 /// without, only the copying ones, as a TUN descriptor does.
 struct SelfLoop {
     queue: PacketQueue,
     swapping: bool,
 }
 
-impl Device for SelfLoop {
+impl IpLink for SelfLoop {
     fn mtu(&self) -> usize {
         self.queue.mtu()
     }

@@ -8,6 +8,6 @@ pub mod reassembly;
 pub mod tcp;
 pub mod time;
 
-pub mod device;
 pub mod iface;
+pub mod link;
 pub mod socket;

@@ -38,7 +38,7 @@ pub enum DropReason {
     /// The decrypted packet's source is not in the sending peer's allowed IPs.
     SourceNotAllowed,
     /// A TUN packet that is not valid IPv4/IPv6.
-    InvalidTunPacket,
+    InvalidOutgoingPacket,
     /// No peer's allowed IPs cover the destination.
     NoRoute,
     /// The peer has no known endpoint.
@@ -66,7 +66,7 @@ impl DropReason {
         DropReason::Replay,
         DropReason::InvalidInnerPacket,
         DropReason::SourceNotAllowed,
-        DropReason::InvalidTunPacket,
+        DropReason::InvalidOutgoingPacket,
         DropReason::NoRoute,
         DropReason::NoEndpoint,
         DropReason::BufferTooSmall,
@@ -95,7 +95,7 @@ impl DropReason {
             DropReason::Replay => "replay",
             DropReason::InvalidInnerPacket => "invalid_inner_packet",
             DropReason::SourceNotAllowed => "source_not_allowed",
-            DropReason::InvalidTunPacket => "invalid_tun_packet",
+            DropReason::InvalidOutgoingPacket => "invalid_outgoing_packet",
             DropReason::NoRoute => "no_route",
             DropReason::NoEndpoint => "no_endpoint",
             DropReason::BufferTooSmall => "buffer_too_small",

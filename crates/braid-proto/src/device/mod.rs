@@ -6,13 +6,13 @@
 //!
 //! ```text
 //! datagram from the network → handle_datagram(now, from, buf)  → maybe an IP packet for TUN
-//! IP packet from TUN        → handle_tun_packet(now, pkt, out) → maybe a datagram to send
+//! IP packet from TUN        → handle_packet(now, pkt, out) → maybe a datagram to send
 //! the deadline passed       → poll_timers(now)
 //! after each of these       → while let Some(t) = poll_transmit(now, buf) { send buf[..t.len] to t.to }
 //! then sleep until          → next_deadline()
 //! ```
 //!
-//! The hot paths (`handle_datagram` on a transport message, `handle_tun_packet` with a live
+//! The hot paths (`handle_datagram` on a transport message, `handle_packet` with a live
 //! session) work in the caller's buffers and allocate nothing.
 
 mod config;
@@ -62,7 +62,7 @@ pub struct PeerId {
 }
 
 /// A datagram the device wants sent: the bytes are `buf[..len]` of the buffer given to
-/// [`Device::poll_transmit`] or [`Device::handle_tun_packet`].
+/// [`Device::poll_transmit`] or [`Device::handle_packet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// The peer it is for; `None` for a cookie reply to an unauthenticated source.
@@ -75,7 +75,7 @@ pub struct Transmit {
 
 /// An authenticated IP packet for the TUN side, decrypted in place.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Received {
+pub struct Decrypted {
     /// The peer it came from.
     pub peer: PeerId,
     /// Where the IP packet (padding removed) sits in the datagram buffer.

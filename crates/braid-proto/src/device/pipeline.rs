@@ -11,11 +11,11 @@
 //!                                                    timers, allowed-IPs check)
 //! ```
 //!
-//! `handle_tun_packet` and `handle_datagram` are these steps run back to back. Packets of one
+//! `handle_packet` and `handle_datagram` are these steps run back to back. Packets of one
 //! peer keep their order as long as the driver finishes jobs in the order it prepared them.
 
 use super::session::{open_transport, padded_len, seal_transport, Slot, TRANSPORT_HEADER_LEN, TRANSPORT_OVERHEAD};
-use super::{peer_mut, Device, DropReason, Endpoint, Outgoing, PeerId, Received};
+use super::{peer_mut, Decrypted, Device, DropReason, Endpoint, Outgoing, PeerId};
 use crate::constants::REKEY_AFTER_TIME_RECV;
 use crate::crypto::TransportKey;
 use crate::time::Instant;
@@ -99,7 +99,7 @@ impl Device {
     }
 
     pub(super) fn prepare_seal_inner(&mut self, now: Instant, packet: &[u8]) -> Result<Option<SealJob>, DropReason> {
-        let ip = IpHeader::new_checked(packet).map_err(|_| DropReason::InvalidTunPacket)?;
+        let ip = IpHeader::new_checked(packet).map_err(|_| DropReason::InvalidOutgoingPacket)?;
         let id = self.allowed_ips.lookup(ip.dst()).ok_or(DropReason::NoRoute)?;
         let mtu = self.mtu;
         let peer = peer_mut(&mut self.peers, id).ok_or(DropReason::NoRoute)?;
@@ -150,7 +150,7 @@ impl Device {
         job: &OpenJob,
         datagram: &mut [u8],
         opened: Result<usize, DropReason>,
-    ) -> Result<Option<Received>, DropReason> {
+    ) -> Result<Option<Decrypted>, DropReason> {
         let result = opened.and_then(|padded| self.finish_open_inner(now, from, job, datagram, padded));
         if let Err(reason) = result {
             self.stats.count_drop(reason);
@@ -165,7 +165,7 @@ impl Device {
         job: &OpenJob,
         datagram: &[u8],
         padded: usize,
-    ) -> Result<Option<Received>, DropReason> {
+    ) -> Result<Option<Decrypted>, DropReason> {
         let id = job.peer;
         let peer = peer_mut(&mut self.peers, id).ok_or(DropReason::UnknownIndex)?;
         // The session may have been rotated out while the job was away.
@@ -222,6 +222,6 @@ impl Device {
         if self.allowed_ips.lookup(src) != Some(id) {
             return Err(DropReason::SourceNotAllowed);
         }
-        Ok(Some(Received { peer: id, packet: TRANSPORT_HEADER_LEN..TRANSPORT_HEADER_LEN + len }))
+        Ok(Some(Decrypted { peer: id, packet: TRANSPORT_HEADER_LEN..TRANSPORT_HEADER_LEN + len }))
     }
 }

@@ -1,12 +1,12 @@
 //! The receive path: a datagram from the network, dispatched by message type.
 
-use super::{peer_mut, Device, DropReason, Endpoint, Received};
+use super::{peer_mut, Decrypted, Device, DropReason, Endpoint};
 use crate::time::Instant;
 use braid_wire::wg::{CookieReply, CookieReplyRepr, Message};
 
 impl Device {
     /// Handles one datagram from `from`. A transport message is decrypted in place and, if it
-    /// carries an IP packet the peer may send, returned as [`Received`]; handshake messages
+    /// carries an IP packet the peer may send, returned as [`Decrypted`]; handshake messages
     /// update state and queue replies for [`Device::poll_transmit`]. Every refusal is counted
     /// in [`Device::stats`] and leaves the device unchanged.
     pub fn handle_datagram(
@@ -14,7 +14,7 @@ impl Device {
         now: Instant,
         from: Endpoint,
         datagram: &mut [u8],
-    ) -> Result<Option<Received>, DropReason> {
+    ) -> Result<Option<Decrypted>, DropReason> {
         let result = self.receive(now, from, datagram);
         if let Err(reason) = result {
             self.stats.count_drop(reason);
@@ -22,7 +22,7 @@ impl Device {
         result
     }
 
-    fn receive(&mut self, now: Instant, from: Endpoint, datagram: &mut [u8]) -> Result<Option<Received>, DropReason> {
+    fn receive(&mut self, now: Instant, from: Endpoint, datagram: &mut [u8]) -> Result<Option<Decrypted>, DropReason> {
         match Message::parse(datagram).map_err(|_| DropReason::Malformed)? {
             Message::Transport(_) => self.receive_transport(now, from, datagram),
             Message::Initiation(view) => {
@@ -42,7 +42,7 @@ impl Device {
         now: Instant,
         from: Endpoint,
         datagram: &mut [u8],
-    ) -> Result<Option<Received>, DropReason> {
+    ) -> Result<Option<Decrypted>, DropReason> {
         let job = self.prepare_open_inner(now, datagram)?;
         let padded = job.open(datagram)?;
         self.finish_open_inner(now, from, &job, datagram, padded)

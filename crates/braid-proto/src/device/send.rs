@@ -11,7 +11,7 @@ impl Device {
     /// `out` and returned as a [`Transmit`] (no allocation, one copy). Without one it is
     /// staged, a handshake starts, and `Ok(None)` says there is nothing to send yet. `out`
     /// needs `packet.len() + 32` bytes plus up to 15 of padding.
-    pub fn handle_tun_packet(
+    pub fn handle_packet(
         &mut self,
         now: Instant,
         packet: &[u8],

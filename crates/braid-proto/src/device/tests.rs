@@ -103,7 +103,7 @@ fn first_packet_triggers_a_handshake_then_flows_both_ways() {
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
     let p1 = ipv4(a.tunnel, b.tunnel, 100, 0xaa);
-    assert_eq!(a.dev.handle_tun_packet(now, &p1, &mut out), Ok(None), "no session yet: staged");
+    assert_eq!(a.dev.handle_packet(now, &p1, &mut out), Ok(None), "no session yet: staged");
     let sent = drain(&mut a, now);
     assert_eq!(sent.len(), 1);
     assert_eq!((sent[0].1[0], sent[0].1.len()), (1, 148), "an initiation");
@@ -124,7 +124,7 @@ fn first_packet_triggers_a_handshake_then_flows_both_ways() {
     assert_eq!(&d[r.packet], &p1[..]);
     // Now B (responder, confirmed) can send straight away.
     let p2 = ipv4(b.tunnel, a.tunnel, 1400, 0xbb);
-    let t = b.dev.handle_tun_packet(now, &p2, &mut out).unwrap().unwrap();
+    let t = b.dev.handle_packet(now, &p2, &mut out).unwrap().unwrap();
     assert_eq!(t.to.addr, a.addr);
     let mut d = out[..t.len].to_vec();
     let r = a.dev.handle_datagram(now, b.addr.into(), &mut d).unwrap().unwrap();
@@ -142,12 +142,12 @@ fn padding_counts_match_the_kernels_1372_and_1428_checks() {
     let (mut a, mut b, b_on_a, _) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
     let before = a.dev.peer_stats(b_on_a).unwrap().tx_bytes;
-    let t = a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 1372, 1), &mut out).unwrap().unwrap();
+    let t = a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 1372, 1), &mut out).unwrap().unwrap();
     assert_eq!(t.len, 32 + 1376);
-    let t2 = a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 1419, 1), &mut out).unwrap().unwrap();
+    let t2 = a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 1419, 1), &mut out).unwrap().unwrap();
     assert_eq!(t2.len, 32 + 1420, "padding stops at the MTU");
     assert_eq!(a.dev.peer_stats(b_on_a).unwrap().tx_bytes - before, (32 + 1376 + 32 + 1420) as u64);
 }
@@ -178,7 +178,7 @@ fn low_order_public_keys_never_make_us_send() {
     let mut now = Instant::from_secs(1);
     for i in 0..7u8 {
         let p = ipv4(a.tunnel, Ipv4Addr::new(198, 19, 1, i), 60, 0);
-        assert_eq!(a.dev.handle_tun_packet(now, &p, &mut out), Ok(None));
+        assert_eq!(a.dev.handle_packet(now, &p, &mut out), Ok(None));
     }
     for _ in 0..200 {
         a.dev.poll_timers(now);
@@ -216,12 +216,12 @@ fn a_peer_cannot_send_from_another_peers_prefix() {
     a.dev.add_peer(c).unwrap();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    b.dev.handle_tun_packet(now, &ipv4(b.tunnel, a.tunnel, 40, 0), &mut out).unwrap();
+    b.dev.handle_packet(now, &ipv4(b.tunnel, a.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
     // B's packets: from its own /16 accepted, from C's more specific /24 refused.
     b.dev.add_allowed_ip(b.dev.peer_by_key(&public(1)).unwrap(), IpAddr::from([0, 0, 0, 0]), 0).unwrap();
     for (src, ok) in [([198, 19, 9, 9], true), ([198, 19, 7, 9], false), ([10, 0, 0, 1], false)] {
-        let t = b.dev.handle_tun_packet(now, &ipv4(src.into(), a.tunnel, 60, 0), &mut out).unwrap().unwrap();
+        let t = b.dev.handle_packet(now, &ipv4(src.into(), a.tunnel, 60, 0), &mut out).unwrap().unwrap();
         let mut d = out[..t.len].to_vec();
         let got = a.dev.handle_datagram(now, b.addr.into(), &mut d);
         if ok {
@@ -238,7 +238,7 @@ fn replayed_initiation_and_replayed_data_are_refused() {
     let (mut a, mut b, _, _) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     let init = drain(&mut a, now).remove(0).1;
     let mut first = init.clone();
     b.dev.handle_datagram(now, a.addr.into(), &mut first).unwrap();
@@ -249,9 +249,9 @@ fn replayed_initiation_and_replayed_data_are_refused() {
     assert!(drain(&mut b, later).is_empty(), "no response to a replay");
 
     let (mut a, mut b, _, _) = pair();
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
-    let t = a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 80, 0), &mut out).unwrap().unwrap();
+    let t = a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 80, 0), &mut out).unwrap().unwrap();
     let data = out[..t.len].to_vec();
     assert!(b.dev.handle_datagram(now, a.addr.into(), &mut data.clone()).unwrap().is_some());
     assert_eq!(b.dev.handle_datagram(now, a.addr.into(), &mut data.clone()), Err(DropReason::Replay));
@@ -263,14 +263,14 @@ fn transport_messages_arriving_out_of_order_are_accepted_and_counted() {
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
     assert!(!a.dev.has_transmit());
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     assert!(a.dev.has_transmit(), "a handshake initiation waits");
     pump(&mut a, &mut b, now);
     assert!(!a.dev.has_transmit() && !b.dev.has_transmit(), "all drained");
     let before = b.dev.stats().transport_reordered;
     let mut sealed = Vec::new();
     for fill in 1..=3u8 {
-        let t = a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 60, fill), &mut out).unwrap().unwrap();
+        let t = a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 60, fill), &mut out).unwrap().unwrap();
         sealed.push(out[..t.len].to_vec());
     }
     // Counters n, n+2 in order, then n+1 late: accepted, and counted as reordered once.
@@ -288,7 +288,7 @@ fn garbage_is_dropped_counted_and_changes_nothing() {
     let (mut a, mut b, b_on_a, _) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
     let before = a.dev.peer_stats(b_on_a).unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(99);
@@ -313,7 +313,7 @@ fn garbage_is_dropped_counted_and_changes_nothing() {
     assert_eq!(a.dev.stats().total_drops(), 300 * 7);
     // Garbage from TUN too.
     for len in 0..64 {
-        assert!(a.dev.handle_tun_packet(now, &vec![0x45; len], &mut out).is_err());
+        assert!(a.dev.handle_packet(now, &vec![0x45; len], &mut out).is_err());
     }
 }
 
@@ -322,11 +322,11 @@ fn private_key_change_stops_old_sessions_from_sending() {
     let (mut a, mut b, _, _) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
     a.dev.set_private_key(Some(key(7)));
     let later = now + Duration::from_secs(6);
-    assert_eq!(a.dev.handle_tun_packet(later, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out), Ok(None));
+    assert_eq!(a.dev.handle_packet(later, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out), Ok(None));
     let sent = drain(&mut a, later);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].1[0], 1, "a new initiation with the new identity");
@@ -337,7 +337,7 @@ fn removing_a_peer_frees_its_indices_routes_and_timers() {
     let (mut a, mut b, b_on_a, _) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
     assert!(a.dev.indices.len() > 0);
     assert!(a.dev.next_deadline().is_some());
@@ -358,7 +358,7 @@ fn preshared_key_mismatch_fails_and_a_fix_applies_at_once() {
     a.dev.set_peer_preshared_key(b_on_a, Some([5; 32])).unwrap();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     let (_, to_b) = pump(&mut a, &mut b, now);
     assert!(to_b.is_empty());
     assert!(a.dev.stats().drops(DropReason::HandshakeFailed) == 1, "response refused: PSKs differ");
@@ -375,25 +375,25 @@ fn message_limits_rekey_at_2_60_and_stop_before_reject_after_messages() {
     let (mut a, mut b, b_on_a, _) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
     let later = now + Duration::from_secs(6);
     set_counter(&mut a, b_on_a, REKEY_AFTER_MESSAGES + 1);
     let pkt = ipv4(a.tunnel, b.tunnel, 40, 0);
-    assert!(a.dev.handle_tun_packet(later, &pkt, &mut out).unwrap().is_some());
+    assert!(a.dev.handle_packet(later, &pkt, &mut out).unwrap().is_some());
     let sent = drain(&mut a, later);
     assert_eq!(sent.len(), 1, "past Rekey-After-Messages a handshake starts");
     assert_eq!(sent[0].1[0], 1);
 
     // The last usable counter is REJECT_AFTER_MESSAGES - 1; after it the packet is staged.
     let (mut a, mut b, b_on_a, _) = pair();
-    a.dev.handle_tun_packet(now, &pkt, &mut out).unwrap();
+    a.dev.handle_packet(now, &pkt, &mut out).unwrap();
     pump(&mut a, &mut b, now);
     set_counter(&mut a, b_on_a, REJECT_AFTER_MESSAGES - 1);
-    let t = a.dev.handle_tun_packet(later, &pkt, &mut out).unwrap().unwrap();
+    let t = a.dev.handle_packet(later, &pkt, &mut out).unwrap().unwrap();
     assert_eq!(u64::from_le_bytes(out[8..16].try_into().unwrap()), REJECT_AFTER_MESSAGES - 1);
     assert!(t.len > 0);
-    assert_eq!(a.dev.handle_tun_packet(later, &pkt, &mut out), Ok(None), "exhausted: staged, not sent");
+    assert_eq!(a.dev.handle_packet(later, &pkt, &mut out), Ok(None), "exhausted: staged, not sent");
     assert_eq!(a.dev.peer_stats(b_on_a).unwrap().staged_packets, 1);
 }
 
@@ -408,7 +408,7 @@ fn clearing_the_endpoint_source_keeps_the_address_until_the_peer_teaches_a_new_o
     let local = core::net::IpAddr::from([198, 18, 0, 22]);
     let from_a = Endpoint { addr: a.addr, local: Some(local) };
     let mut out = [0u8; 2048];
-    assert_eq!(a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 60, 1), &mut out), Ok(None));
+    assert_eq!(a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 60, 1), &mut out), Ok(None));
     let mut init = drain(&mut a, now).remove(0).1;
     assert_eq!(b.dev.handle_datagram(now, from_a, &mut init), Ok(None));
     let response = drain(&mut b, now);
@@ -438,7 +438,7 @@ fn split_phase_jobs_match_the_one_call_paths_and_survive_rotation_checks() {
     let (mut a, mut b, b_on_a, a_on_b) = pair();
     let now = Instant::from_secs(1);
     let mut out = [0u8; 2048];
-    a.dev.handle_tun_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
     pump(&mut a, &mut b, now);
 
     // Prepare three packets, seal them "elsewhere", open them in order on the other side.
@@ -469,7 +469,7 @@ fn split_phase_jobs_match_the_one_call_paths_and_survive_rotation_checks() {
     assert_eq!(b.dev.stats().drops(DropReason::DecryptFailed), before + 1);
     // A job whose session disappeared meanwhile (keys zeroed) is refused, not applied.
     let p = ipv4(a.tunnel, b.tunnel, 60, 9);
-    let n = a.dev.handle_tun_packet(now, &p, &mut out).unwrap().unwrap().len;
+    let n = a.dev.handle_packet(now, &p, &mut out).unwrap().unwrap().len;
     let mut d = out[..n].to_vec();
     let job = b.dev.prepare_open(now, &d).unwrap();
     let opened = job.open(&mut d);

@@ -230,7 +230,7 @@ impl<D: SimDevice> Sim<D> {
     fn write_tun(&mut self, node: NodeId, packet: &[u8]) -> Result<Result<TunSend, D::DropReason>, SimError> {
         let now = self.now;
         let mut out = core::mem::take(&mut self.tun_out_buf);
-        let answer = self.node_mut(node).device.handle_tun_packet(now, packet, &mut out);
+        let answer = self.node_mut(node).device.handle_packet(now, packet, &mut out);
         let result = match answer {
             Ok(Some(o)) => match out.get(..o.len) {
                 Some(bytes) => {

@@ -74,7 +74,7 @@ impl SimDevice for EchoDevice {
         }
     }
 
-    fn handle_tun_packet(
+    fn handle_packet(
         &mut self,
         _now: Instant,
         packet: &[u8],

@@ -1,4 +1,4 @@
-//! The one TUN device every run shares, seen as a braid-stack [`Device`] and as a smoltcp
+//! The one TUN device every run shares, seen as a braid-stack [`IpLink`] and as a smoltcp
 //! `phy::Device`, so both stacks pay for exactly the same driver (`braid_io::Tun`, one `read` or
 //! `write` system call per packet).
 
@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use braid_io::Tun;
-use braid_stack::device::{Device, TransmitError};
+use braid_stack::link::{IpLink, TransmitError};
 use braid_stack::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -65,7 +65,7 @@ impl TunLink {
     }
 }
 
-impl Device for TunLink {
+impl IpLink for TunLink {
     fn mtu(&self) -> usize {
         self.mtu
     }

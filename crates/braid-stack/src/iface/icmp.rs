@@ -18,11 +18,11 @@ use braid_wire::{ipv4, ipv6};
 use super::icmp_error;
 use super::ip::Upper;
 use super::Ctx;
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::reassembly::ExpiredDatagram;
 
 /// Handles an ICMPv4 message.
-pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
+pub(crate) fn receive_v4<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
     let counters = &mut ctx.out.counters;
     let Ok(packet) = Icmpv4Packet::new_checked(upper.payload) else {
         counters.icmp_malformed += 1;
@@ -48,7 +48,7 @@ pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
 }
 
 /// Handles an ICMPv6 message.
-pub(crate) fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
+pub(crate) fn receive_v6<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
     let (IpAddr::V6(src), IpAddr::V6(dst)) = (upper.src, upper.dst) else { return };
     let counters = &mut ctx.out.counters;
     let Ok(packet) = Icmpv6Packet::new_checked(upper.payload) else {
@@ -75,7 +75,7 @@ pub(crate) fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
 }
 
 /// Queues an echo reply on the echo socket with its identifier.
-fn deliver_reply<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, from: IpAddr, ident: u16, seq_no: u16, data: &[u8]) {
+fn deliver_reply<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, from: IpAddr, ident: u16, seq_no: u16, data: &[u8]) {
     let delivered = ctx
         .sockets
         .icmp
@@ -101,7 +101,7 @@ fn is_icmp_error(upper: &Upper<'_>) -> bool {
 
 /// The checks every error we send passes: a single packet to quote, not an ICMP error, and a token
 /// from the rate limit. Returns the quotable bytes.
-fn error_quote<'a, D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'a>) -> Option<&'a [u8]> {
+fn error_quote<'a, D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'a>) -> Option<&'a [u8]> {
     let original = upper.original?;
     if is_icmp_error(upper) {
         return None;
@@ -120,7 +120,7 @@ fn error_quote<'a, D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'a>) 
 }
 
 /// Sends `repr4` or `repr6` (built from the quote) back to the packet's source.
-fn send_error<D: Device + ?Sized>(
+fn send_error<D: IpLink + ?Sized>(
     ctx: &mut Ctx<'_, D>,
     upper: &Upper<'_>,
     v4: impl FnOnce(Ipv4Quote<'_>) -> Icmpv4Repr<'_>,
@@ -144,7 +144,7 @@ fn send_error<D: Device + ?Sized>(
 }
 
 /// Answers a UDP datagram to a closed port (RFC 1122 §4.1.3.1, RFC 4443 §3.1 code 4).
-pub(crate) fn port_unreachable<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
+pub(crate) fn port_unreachable<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
     send_error(
         ctx,
         upper,
@@ -156,7 +156,7 @@ pub(crate) fn port_unreachable<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: 
 /// Answers a packet for a protocol the stack does not implement: ICMPv4 protocol unreachable, or
 /// ICMPv6 parameter problem "unrecognised next header" pointing at the field (RFC 4443 §3.4; sent
 /// only when no extension header precedes it, so the pointer is certain).
-pub(crate) fn protocol_unreachable<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
+pub(crate) fn protocol_unreachable<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
     if upper.src.is_ipv6() && upper.protocol_pointer.is_none() {
         return;
     }
@@ -170,7 +170,7 @@ pub(crate) fn protocol_unreachable<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upp
 }
 
 /// Reports a datagram whose fragments did not all arrive in time.
-pub(crate) fn reassembly_timed_out<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, expired: ExpiredDatagram<'_>) {
+pub(crate) fn reassembly_timed_out<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, expired: ExpiredDatagram<'_>) {
     let Some(first) = expired.first_fragment else { return };
     let (src, dst) = (expired.src, expired.dst);
     if !super::is_unicast(src) || !ctx.config.is_local(dst) {
@@ -186,7 +186,7 @@ pub(crate) fn reassembly_timed_out<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, exp
 }
 
 /// Sends the echo requests the echo sockets have queued, while the device takes packets.
-pub(crate) fn transmit_echo<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>) {
+pub(crate) fn transmit_echo<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>) {
     let Ctx { now, config, out, device, sockets } = ctx;
     for (_, socket) in sockets.icmp.iter_mut() {
         while let Some((meta, data)) = socket.peek_tx() {

@@ -23,7 +23,7 @@ use braid_wire::{ipv4, ipv6, tcp as tcp_wire};
 
 use super::ip::Upper;
 use super::Ctx;
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::socket::FourTuple;
 use crate::tcp::{Seq, SoftError};
 
@@ -48,13 +48,13 @@ enum Report {
 }
 
 /// Counts an error whose quote braid-wire refused (shorter than an IP header plus 8 bytes).
-pub(crate) fn truncated_quote<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>) {
+pub(crate) fn truncated_quote<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>) {
     ctx.out.counters.icmp_errors_received += 1;
     ctx.out.counters.icmp_errors_bad_quote += 1;
 }
 
 /// Handles a parsed ICMPv4 error (echo messages are not passed here).
-pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>, repr: &Icmpv4Repr<'_>) {
+pub(crate) fn receive_v4<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>, repr: &Icmpv4Repr<'_>) {
     let (quote, report) = match *repr {
         Icmpv4Repr::FragNeeded { next_hop_mtu, quote } => {
             let (path_mtu, below_minimum) = path_mtu_v4(next_hop_mtu, quote.total_len());
@@ -79,7 +79,7 @@ pub(crate) fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
 }
 
 /// Handles a parsed ICMPv6 error (echo messages are not passed here).
-pub(crate) fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>, repr: &Icmpv6Repr<'_>) {
+pub(crate) fn receive_v6<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>, repr: &Icmpv6Repr<'_>) {
     let (quote, report) = match *repr {
         // RFC 8201 §5: IPv6 never fragments in the network; a smaller report is just floored.
         Icmpv6Repr::PacketTooBig { mtu, quote } => {
@@ -108,7 +108,7 @@ pub(crate) fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper
 
 /// Finds the connection the quoted TCP header (`tcp`: at least its first 8 bytes) belongs to and
 /// hands it the report.
-fn deliver<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, local: IpAddr, remote: IpAddr, tcp: &[u8], report: Report) {
+fn deliver<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, local: IpAddr, remote: IpAddr, tcp: &[u8], report: Report) {
     let Some(&[sp0, sp1, dp0, dp1, s0, s1, s2, s3]) = tcp.first_chunk::<8>() else {
         ctx.out.counters.icmp_errors_bad_quote += 1;
         return;

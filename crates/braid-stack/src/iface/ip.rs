@@ -8,7 +8,7 @@ use braid_wire::ipv6::{self, next_header, Ipv6Packet};
 use braid_wire::{icmpv4, icmpv6, tcp as tcp_wire, udp as udp_wire};
 
 use super::{icmp, is_unicast, tcp, udp, Ctx};
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::reassembly::{Reassembled, Reassembler, Reassembly};
 
 /// An upper-layer payload with the IP facts its handler needs.
@@ -30,7 +30,7 @@ pub(crate) struct Upper<'a> {
 }
 
 /// Processes one packet read from the device.
-pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler, packet: &[u8]) {
+pub(crate) fn receive<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler, packet: &[u8]) {
     ctx.out.counters.rx_packets += 1;
     ctx.out.counters.rx_bytes += packet.len() as u64;
     match packet.first().map(|byte| byte >> 4) {
@@ -41,7 +41,7 @@ pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mu
 }
 
 /// The address checks both families share; false (and counted) when the packet must go.
-fn addresses_acceptable<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, src: IpAddr, dst: IpAddr) -> bool {
+fn addresses_acceptable<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, src: IpAddr, dst: IpAddr) -> bool {
     if !ctx.config.is_local(dst) {
         ctx.out.counters.ip_not_for_us += 1;
         return false;
@@ -53,7 +53,7 @@ fn addresses_acceptable<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, src: IpAddr, d
     true
 }
 
-fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler, packet: &[u8]) {
+fn receive_v4<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler, packet: &[u8]) {
     let Ok(view) = Ipv4Packet::new_checked(packet) else {
         ctx.out.counters.ip_malformed += 1;
         return;
@@ -84,7 +84,7 @@ fn receive_v4<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reasse
     dispatch(ctx, &upper);
 }
 
-fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler, packet: &[u8]) {
+fn receive_v6<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler, packet: &[u8]) {
     let Ok(view) = Ipv6Packet::new_checked(packet) else {
         ctx.out.counters.ip_malformed += 1;
         return;
@@ -117,7 +117,7 @@ fn receive_v6<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reasse
 }
 
 /// Dispatches a datagram reassembly completed, and counts what it refused.
-fn reassembled<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, outcome: Reassembly<'_>) {
+fn reassembled<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, outcome: Reassembly<'_>) {
     match outcome {
         Reassembly::Pending => {}
         Reassembly::Dropped(_) => ctx.out.counters.ip_fragments_dropped += 1,
@@ -130,7 +130,7 @@ fn reassembled<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, outcome: Reassembly<'_>
 }
 
 /// Hands an upper-layer payload to its protocol.
-fn dispatch<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
+fn dispatch<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
     match (upper.protocol, upper.src) {
         (icmpv4::PROTOCOL, IpAddr::V4(_)) => icmp::receive_v4(ctx, upper),
         (icmpv6::PROTOCOL, IpAddr::V6(_)) => icmp::receive_v6(ctx, upper),
@@ -146,7 +146,7 @@ fn dispatch<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
 
 /// Abandons timed-out partial datagrams, answering each whose first fragment arrived with an ICMP
 /// "fragment reassembly time exceeded" (RFC 792, RFC 8200 §4.5).
-pub(crate) fn expire_fragments<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler) {
+pub(crate) fn expire_fragments<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, reassembler: &mut Reassembler) {
     if reassembler.poll_at().is_none_or(|at| at > ctx.now) {
         return;
     }

@@ -1,4 +1,4 @@
-//! The interface: IP over a [`Device`], and the driver contract `poll(now, device, sockets)` /
+//! The interface: IP over a [`IpLink`], and the driver contract `poll(now, device, sockets)` /
 //! `poll_at(sockets)`.
 //!
 //! An [`Interface`] owns the IP layer: its addresses, one receive and one transmit buffer sized to
@@ -8,8 +8,8 @@
 //!
 //! # Embedding the stack
 //!
-//! 1. Implement [`Device`] for whatever carries your IP packets (a TUN file descriptor, a channel
-//!    into a WireGuard tunnel); [`crate::device::loopback_pair`] is an in-memory one.
+//! 1. Implement [`IpLink`] for whatever carries your IP packets (a TUN file descriptor, a channel
+//!    into a WireGuard tunnel); [`crate::link::loopback_pair`] is an in-memory one.
 //! 2. Build an [`Interface`] over it with the stack's addresses ([`InterfaceConfig`]).
 //! 3. Make a [`SocketSet`] with a 32-byte secret from your CSPRNG and open sockets in it: TCP
 //!    listeners and connections, UDP, ICMP echo. Sockets never block.
@@ -19,7 +19,7 @@
 //! Two stacks talking TCP over an in-memory link, in simulated time:
 //!
 //! ```
-//! use braid_stack::device::loopback_pair;
+//! use braid_stack::link::loopback_pair;
 //! use braid_stack::iface::{Interface, InterfaceConfig};
 //! use braid_stack::socket::SocketSet;
 //! use braid_stack::tcp::TcpConfig;
@@ -84,7 +84,7 @@ use core::net::{IpAddr, SocketAddr};
 
 pub use counters::InterfaceCounters;
 
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::reassembly::{Reassembler, ReassemblyConfig, ReassemblyCounters};
 use crate::socket::{ConnectError, SocketSet, TcpStreamHandle};
 use crate::tcp::TcpConfig;
@@ -199,7 +199,7 @@ pub(crate) struct Ctx<'a, D: ?Sized> {
 impl Interface {
     /// An interface over `device` (only its MTU is read here). Allocates the packet buffers and
     /// the reassembly slots now; nothing on the packet path allocates later.
-    pub fn new<D: Device + ?Sized>(config: InterfaceConfig, device: &D) -> Self {
+    pub fn new<D: IpLink + ?Sized>(config: InterfaceConfig, device: &D) -> Self {
         let mtu = device.mtu().clamp(MIN_MTU, MAX_MTU);
         let icmp_limit = TokenBucket::new(config.icmp_error_rate, config.icmp_error_burst);
         Interface {
@@ -282,7 +282,7 @@ impl Interface {
     /// Does all the work due at `now`: reads and processes up to `rx_batch` packets, expires
     /// reassembly and TCP timers, and transmits what the sockets have queued while the device
     /// takes packets. Returns true when any packet was received or sent.
-    pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D, sockets: &mut SocketSet) -> bool {
+    pub fn poll<D: IpLink + ?Sized>(&mut self, now: Instant, device: &mut D, sockets: &mut SocketSet) -> bool {
         let (rx_before, tx_before) = (self.out.counters.rx_packets, self.out.counters.tx_packets);
         let Interface { config, rx_buf, reassembler, out, rx_backlog } = self;
         let mut ctx = Ctx { now, config, out, device, sockets };

@@ -12,7 +12,7 @@ use braid_wire::udp::{self, UdpPacket, UdpRepr};
 
 use super::counters::InterfaceCounters;
 use super::rate_limit::TokenBucket;
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::time::Instant;
 
 /// The transmit half of the interface: buffer, IPv4 identification counter, counters and the ICMP
@@ -21,7 +21,7 @@ use crate::time::Instant;
 #[derive(Debug)]
 pub(crate) struct Output {
     /// Where packets are built; a zero-copy device may exchange it for one of its own buffers of
-    /// the same length on every transmit (see `Device::transmit_swap`).
+    /// the same length on every transmit (see `IpLink::transmit_swap`).
     buf: Box<[u8]>,
     /// The largest packet sent (the device MTU), kept apart from `buf` so a device that broke the
     /// same-length rule could only cause refused packets, never a panic.
@@ -52,7 +52,7 @@ impl Output {
     /// Builds one IP packet from `src` to `dst` whose `len`-byte upper-layer part `fill` writes
     /// (with checksums: it knows the addresses), and transmits it; an IPv4 header carries DF when
     /// `dont_frag`. False if it was not sent.
-    pub(crate) fn send<D: Device + ?Sized>(
+    pub(crate) fn send<D: IpLink + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,
@@ -117,7 +117,7 @@ impl Output {
     /// discovery has a router that cannot forward one answer "fragmentation needed", and TCP
     /// resegments (see `icmp_error`); only a path below IPv4's 576-byte minimum, where that
     /// cannot work, lets routers fragment. (Other datagrams never carry DF.)
-    pub(crate) fn send_tcp<D: Device + ?Sized>(
+    pub(crate) fn send_tcp<D: IpLink + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,
@@ -138,7 +138,7 @@ impl Output {
     }
 
     /// Sends a UDP datagram.
-    pub(crate) fn send_udp<D: Device + ?Sized>(
+    pub(crate) fn send_udp<D: IpLink + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,
@@ -156,7 +156,7 @@ impl Output {
     }
 
     /// Sends an ICMPv4 message.
-    pub(crate) fn send_icmpv4<D: Device + ?Sized>(
+    pub(crate) fn send_icmpv4<D: IpLink + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,
@@ -170,7 +170,7 @@ impl Output {
     }
 
     /// Sends an ICMPv6 message (its checksum covers the pseudo-header).
-    pub(crate) fn send_icmpv6<D: Device + ?Sized>(
+    pub(crate) fn send_icmpv6<D: IpLink + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,

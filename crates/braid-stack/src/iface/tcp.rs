@@ -7,13 +7,13 @@ use braid_wire::tcp::{TcpError, TcpPacket, TcpRepr};
 
 use super::ip::Upper;
 use super::{mss_for, Ctx};
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::socket::{FourTuple, SlotKey, SynOutcome};
 use crate::tcp::{listen_action, reset_for_closed, ListenAction, Segment, Signals};
 
 /// Handles a TCP segment: to its connection if the four-tuple has one, else to a listener on the
 /// destination, else answered with a RST (RFC 9293 §3.10.7.1; never a RST to a RST).
-pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
+pub(crate) fn receive<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
     let Ok(packet) = TcpPacket::new_checked(upper.payload) else {
         ctx.out.counters.tcp_malformed += 1;
         return;
@@ -77,7 +77,7 @@ pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_
 /// one ACK covers every segment of the batch (as GRO does for the kernel) and data freed by
 /// several ACKs leaves in one burst. Over a TUN device each packet is a system call, so this
 /// halves the packets a bulk receiver writes.
-pub(crate) fn after_signals<D: Device + ?Sized>(
+pub(crate) fn after_signals<D: IpLink + ?Sized>(
     ctx: &mut Ctx<'_, D>,
     key: SlotKey,
     tuple: FourTuple,
@@ -91,12 +91,12 @@ pub(crate) fn after_signals<D: Device + ?Sized>(
 }
 
 /// Sends a segment without payload (a RST or an answer) on `tuple`.
-fn send_control<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, tuple: FourTuple, segment: &Segment) {
+fn send_control<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, tuple: FourTuple, segment: &Segment) {
     ctx.out.send_tcp(ctx.device, ctx.now, (tuple.local.ip(), tuple.remote.ip()), &segment.repr(&[]), false);
 }
 
 /// Sends every segment connection `key` has ready, while the device takes packets.
-fn transmit_stream<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, key: SlotKey) {
+fn transmit_stream<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, key: SlotKey) {
     let Ctx { now, out, device, sockets, .. } = ctx;
     while device.can_transmit(*now) {
         let Some(stream) = sockets.tcp.streams.get_mut(key) else { return };
@@ -108,7 +108,7 @@ fn transmit_stream<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, key: SlotKey) {
 
 /// The TCP part of a poll: RSTs owed by aborted connections, then, connection by connection, the
 /// timers that are due and the segments that are ready.
-pub(crate) fn transmit<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>) {
+pub(crate) fn transmit<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>) {
     while let Some((tuple, rst)) = ctx.sockets.tcp.pending_resets.pop() {
         if !ctx.device.can_transmit(ctx.now) {
             ctx.sockets.tcp.pending_resets.push((tuple, rst));

@@ -6,12 +6,12 @@ use braid_wire::udp::{UdpError, UdpPacket, UdpRepr};
 
 use super::ip::Upper;
 use super::{icmp, Ctx};
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::socket::UdpMetadata;
 
 /// Handles a UDP datagram: delivers it to the socket bound to its destination (an exact address
 /// before a wildcard), or answers port unreachable.
-pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
+pub(crate) fn receive<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_>) {
     let Ok(packet) = UdpPacket::new_checked(upper.payload) else {
         ctx.out.counters.udp_malformed += 1;
         return;
@@ -54,7 +54,7 @@ pub(crate) fn receive<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>, upper: &Upper<'_
 }
 
 /// Sends the datagrams the UDP sockets have queued, while the device takes packets.
-pub(crate) fn transmit<D: Device + ?Sized>(ctx: &mut Ctx<'_, D>) {
+pub(crate) fn transmit<D: IpLink + ?Sized>(ctx: &mut Ctx<'_, D>) {
     let Ctx { now, config, out, device, sockets } = ctx;
     for (_, socket) in sockets.udp.iter_mut() {
         while let Some((meta, payload)) = socket.peek_tx() {

@@ -5,7 +5,7 @@
 //! [`Interface`](crate::iface::Interface) is polled with it. A typical embedder:
 //!
 //! ```
-//! use braid_stack::device::loopback_pair;
+//! use braid_stack::link::loopback_pair;
 //! use braid_stack::iface::{Interface, InterfaceConfig};
 //! use braid_stack::socket::{SocketSet, UdpConfig};
 //! use braid_stack::time::Instant;

@@ -7,8 +7,8 @@ use std::collections::BinaryHeap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use braid_stack::device::{Device, TransmitError};
 use braid_stack::iface::{Interface, InterfaceConfig};
+use braid_stack::link::{IpLink, TransmitError};
 use braid_stack::socket::SocketSet;
 use braid_stack::time::Instant;
 
@@ -142,7 +142,7 @@ pub struct SimDevice {
     side: usize,
 }
 
-impl Device for SimDevice {
+impl IpLink for SimDevice {
     fn mtu(&self) -> usize {
         self.wire.borrow().config.mtu
     }

@@ -1,11 +1,11 @@
-//! A [`Device`] over a Linux TUN file descriptor, and a wall clock for the stack.
+//! A [`IpLink`] over a Linux TUN file descriptor, and a wall clock for the stack.
 
 use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use braid_io::Tun;
-use braid_stack::device::{Device, TransmitError};
+use braid_stack::link::{IpLink, TransmitError};
 use braid_stack::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -33,7 +33,7 @@ impl TunDevice {
     }
 }
 
-impl Device for TunDevice {
+impl IpLink for TunDevice {
     fn mtu(&self) -> usize {
         self.mtu
     }

@@ -6,7 +6,7 @@
 //! daemon started, the interface is removed again, so a failed `up` leaves nothing behind.
 
 use super::uapi_client;
-use crate::config::{load_config_file, ConfigFile, DnsEntry, InterfaceConfig};
+use crate::config::{load_config_file, ConfigFile, DnsEntry, TunnelConfig};
 use crate::daemon::socket_path;
 use std::io;
 use std::net::IpAddr;
@@ -57,7 +57,7 @@ struct Plan {
 }
 
 fn plan(file: &ConfigFile) -> io::Result<Plan> {
-    let config: &InterfaceConfig = &file.config;
+    let config: &TunnelConfig = &file.config;
     let name = &file.interface_name;
     if interface_exists(name) {
         return Err(fail(format!("interface {name} already exists")));

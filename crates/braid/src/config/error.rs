@@ -24,7 +24,7 @@ impl fmt::Display for SectionKind {
 
 /// What is wrong, without the where.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigErrorKind {
+pub enum ConfigFileErrorKind {
     /// The file could not be read.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -74,26 +74,26 @@ pub enum ConfigErrorKind {
 
 /// A config file error: the file, the 1-based line when there is one, and what is wrong.
 #[derive(Debug)]
-pub struct ConfigError {
+pub struct ConfigFileError {
     /// The file as the caller named it.
     pub file: String,
     /// The line the problem is on (for a missing key: the section's header line).
     pub line: Option<usize>,
     /// The problem.
-    pub kind: ConfigErrorKind,
+    pub kind: ConfigFileErrorKind,
 }
 
-impl ConfigError {
-    pub(crate) fn at(file: &str, line: usize, kind: ConfigErrorKind) -> Self {
-        ConfigError { file: file.to_owned(), line: Some(line), kind }
+impl ConfigFileError {
+    pub(crate) fn at(file: &str, line: usize, kind: ConfigFileErrorKind) -> Self {
+        ConfigFileError { file: file.to_owned(), line: Some(line), kind }
     }
 
-    pub(crate) fn whole_file(file: &str, kind: ConfigErrorKind) -> Self {
-        ConfigError { file: file.to_owned(), line: None, kind }
+    pub(crate) fn whole_file(file: &str, kind: ConfigFileErrorKind) -> Self {
+        ConfigFileError { file: file.to_owned(), line: None, kind }
     }
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for ConfigFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
             Some(line) => write!(f, "{}:{}: {}", self.file, line, self.kind),
@@ -102,10 +102,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {
+impl std::error::Error for ConfigFileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
-            ConfigErrorKind::Io(err) => Some(err),
+            ConfigFileErrorKind::Io(err) => Some(err),
             _ => None,
         }
     }

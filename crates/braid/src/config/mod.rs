@@ -9,7 +9,7 @@
 //!
 //! Stricter than wg-quick where it only hides mistakes: unknown keys and sections are errors,
 //! `SaveConfig` must be true or false, and nothing is half-parsed: [`parse_config`] returns a
-//! complete [`InterfaceConfig`] or the first error, with file and line.
+//! complete [`TunnelConfig`] or the first error, with file and line.
 //!
 //! Endpoints stay unresolved ([`EndpointSpec`]) until [`to_uapi_set`] (or the caller) resolves
 //! them; [`to_uapi_set`] then produces the UAPI request `wg setconf` would send.
@@ -25,7 +25,7 @@ mod values;
 mod tests;
 
 pub use endpoint::EndpointSpec;
-pub use error::{ConfigError, ConfigErrorKind, SectionKind};
+pub use error::{ConfigFileError, ConfigFileErrorKind, SectionKind};
 pub use interface_name::{interface_name_from_path, is_valid_interface_name, MAX_INTERFACE_NAME_LEN};
 pub use parser::parse_config;
 pub use uapi_set::{to_uapi_set, to_uapi_set_with, ResolveError};
@@ -63,7 +63,7 @@ pub struct Peer {
 
 /// A whole config file, validated. `Debug` never shows the private or pre-shared keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InterfaceConfig {
+pub struct TunnelConfig {
     /// `PrivateKey` (required).
     pub private_key: SecretKey,
     /// `ListenPort`; `None` lets the daemon pick a free port (`wg setconf` sends 0).
@@ -92,7 +92,7 @@ pub struct InterfaceConfig {
     pub peers: Vec<Peer>,
 }
 
-impl InterfaceConfig {
+impl TunnelConfig {
     /// The interface's public key (what peers put in their `PublicKey`).
     pub fn public_key(&self) -> PublicKey {
         PublicKey(crate::keys::pubkey(&self.private_key))
@@ -105,17 +105,18 @@ pub struct ConfigFile {
     /// `wg0` for `/etc/wireguard/wg0.conf`.
     pub interface_name: String,
     /// The parsed contents.
-    pub config: InterfaceConfig,
+    pub config: TunnelConfig,
 }
 
 /// Reads and parses `path`, which must be named `<interface>.conf` as wg-quick requires.
 /// Errors name the path as given.
-pub fn load_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+pub fn load_config_file(path: &Path) -> Result<ConfigFile, ConfigFileError> {
     let file = path.display().to_string();
     let interface_name = interface_name_from_path(path)
-        .ok_or_else(|| ConfigError::whole_file(&file, ConfigErrorKind::BadInterfaceName))?;
-    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| ConfigError::whole_file(&file, e.into()))?);
-    let text = core::str::from_utf8(&bytes).map_err(|_| ConfigError::whole_file(&file, ConfigErrorKind::NotUtf8))?;
+        .ok_or_else(|| ConfigFileError::whole_file(&file, ConfigFileErrorKind::BadInterfaceName))?;
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| ConfigFileError::whole_file(&file, e.into()))?);
+    let text =
+        core::str::from_utf8(&bytes).map_err(|_| ConfigFileError::whole_file(&file, ConfigFileErrorKind::NotUtf8))?;
     let config = parse_config(&file, text)?;
     Ok(ConfigFile { interface_name, config })
 }

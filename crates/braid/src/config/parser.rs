@@ -1,14 +1,14 @@
 //! The line-by-line reader: comments and blank lines skipped, `[Section]` headers and
-//! `Key = Value` lines dispatched, drafts completed into an [`InterfaceConfig`] at the end.
+//! `Key = Value` lines dispatched, drafts completed into an [`TunnelConfig`] at the end.
 //!
 //! Whitespace follows the tools: `wg` removes every space from the lines it reads, so
 //! single-token values (keys, ports, endpoints) and `AllowedIPs` ignore inner spaces; wg-quick
 //! splits `Address` and `DNS` on commas and spaces and keeps hook commands (`PostUp` ...)
 //! verbatim apart from the surrounding spaces.
 
-use super::error::{ConfigError, ConfigErrorKind, SectionKind};
+use super::error::{ConfigFileError, ConfigFileErrorKind, SectionKind};
 use super::values;
-use super::{endpoint::parse_endpoint_spec, DnsEntry, EndpointSpec, InterfaceConfig, Peer};
+use super::{endpoint::parse_endpoint_spec, DnsEntry, EndpointSpec, Peer, TunnelConfig};
 use crate::keys::SecretKey;
 use braid_proto::crypto::PublicKey;
 use core::net::IpAddr;
@@ -41,8 +41,8 @@ struct PeerDraft {
 }
 
 /// An invalid value for `key`.
-fn invalid(key: &'static str) -> impl FnOnce(String) -> ConfigErrorKind {
-    move |problem| ConfigErrorKind::InvalidValue { key, problem }
+fn invalid(key: &'static str) -> impl FnOnce(String) -> ConfigFileErrorKind {
+    move |problem| ConfigFileErrorKind::InvalidValue { key, problem }
 }
 
 fn without_spaces(text: &str) -> String {
@@ -50,14 +50,14 @@ fn without_spaces(text: &str) -> String {
 }
 
 /// Parses the text of a config file. `file` names it in errors (`wg0.conf:7: ...`).
-pub fn parse_config(file: &str, text: &str) -> Result<InterfaceConfig, ConfigError> {
+pub fn parse_config(file: &str, text: &str) -> Result<TunnelConfig, ConfigFileError> {
     let mut interface = InterfaceDraft::default();
     let mut peers: Vec<PeerDraft> = Vec::new();
     let mut section: Option<SectionKind> = None;
 
     for (index, raw) in text.split('\n').enumerate() {
         let line_no = index + 1;
-        let at = |kind| ConfigError::at(file, line_no, kind);
+        let at = |kind| ConfigFileError::at(file, line_no, kind);
         let line = raw.split('#').next().unwrap_or_default().trim();
         if line.is_empty() {
             continue;
@@ -78,30 +78,30 @@ pub fn parse_config(file: &str, text: &str) -> Result<InterfaceConfig, ConfigErr
                 });
                 section = Some(SectionKind::Peer);
             } else {
-                return Err(at(ConfigErrorKind::UnknownSection(header)));
+                return Err(at(ConfigFileErrorKind::UnknownSection(header)));
             }
             continue;
         }
-        let (key, value) = line.split_once('=').ok_or_else(|| at(ConfigErrorKind::NotKeyValue))?;
+        let (key, value) = line.split_once('=').ok_or_else(|| at(ConfigFileErrorKind::NotKeyValue))?;
         let key = without_spaces(key);
         let value = value.trim();
         let result = match (section, peers.last_mut()) {
-            (None, _) => Err(ConfigErrorKind::OutsideSection),
+            (None, _) => Err(ConfigFileErrorKind::OutsideSection),
             (Some(SectionKind::Interface), _) => interface_line(&mut interface, &key, value),
             (Some(SectionKind::Peer), Some(peer)) => peer_line(peer, &key, value),
-            (Some(SectionKind::Peer), None) => Err(ConfigErrorKind::OutsideSection),
+            (Some(SectionKind::Peer), None) => Err(ConfigFileErrorKind::OutsideSection),
         };
         result.map_err(at)?;
     }
     finish(file, interface, peers)
 }
 
-fn unknown(section: SectionKind, key: &str) -> ConfigErrorKind {
+fn unknown(section: SectionKind, key: &str) -> ConfigFileErrorKind {
     let shown = key.len() <= 32 && key.bytes().all(|c| c.is_ascii_alphanumeric());
-    ConfigErrorKind::UnknownKey { section, key: shown.then(|| key.to_owned()) }
+    ConfigFileErrorKind::UnknownKey { section, key: shown.then(|| key.to_owned()) }
 }
 
-fn interface_line(draft: &mut InterfaceDraft, key: &str, value: &str) -> Result<(), ConfigErrorKind> {
+fn interface_line(draft: &mut InterfaceDraft, key: &str, value: &str) -> Result<(), ConfigFileErrorKind> {
     // May be a private key: wiped when dropped.
     let token = Zeroizing::new(without_spaces(value));
     match key.to_ascii_lowercase().as_str() {
@@ -137,7 +137,7 @@ fn interface_line(draft: &mut InterfaceDraft, key: &str, value: &str) -> Result<
     Ok(())
 }
 
-fn peer_line(draft: &mut PeerDraft, key: &str, value: &str) -> Result<(), ConfigErrorKind> {
+fn peer_line(draft: &mut PeerDraft, key: &str, value: &str) -> Result<(), ConfigFileErrorKind> {
     // May be a pre-shared key: wiped when dropped.
     let token = Zeroizing::new(without_spaces(value));
     match key.to_ascii_lowercase().as_str() {
@@ -153,16 +153,17 @@ fn peer_line(draft: &mut PeerDraft, key: &str, value: &str) -> Result<(), Config
     Ok(())
 }
 
-fn finish(file: &str, interface: InterfaceDraft, peers: Vec<PeerDraft>) -> Result<InterfaceConfig, ConfigError> {
+fn finish(file: &str, interface: InterfaceDraft, peers: Vec<PeerDraft>) -> Result<TunnelConfig, ConfigFileError> {
     let header_line =
-        interface.header_line.ok_or_else(|| ConfigError::whole_file(file, ConfigErrorKind::NoInterface))?;
-    let private_key =
-        interface.private_key.ok_or_else(|| ConfigError::at(file, header_line, ConfigErrorKind::MissingPrivateKey))?;
+        interface.header_line.ok_or_else(|| ConfigFileError::whole_file(file, ConfigFileErrorKind::NoInterface))?;
+    let private_key = interface
+        .private_key
+        .ok_or_else(|| ConfigFileError::at(file, header_line, ConfigFileErrorKind::MissingPrivateKey))?;
     let peers = peers
         .into_iter()
         .map(|p| {
             let public_key =
-                p.public_key.ok_or_else(|| ConfigError::at(file, p.line, ConfigErrorKind::MissingPublicKey))?;
+                p.public_key.ok_or_else(|| ConfigFileError::at(file, p.line, ConfigFileErrorKind::MissingPublicKey))?;
             Ok(Peer {
                 public_key,
                 preshared_key: p.preshared_key,
@@ -172,8 +173,8 @@ fn finish(file: &str, interface: InterfaceDraft, peers: Vec<PeerDraft>) -> Resul
                 line: p.line,
             })
         })
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    Ok(InterfaceConfig {
+        .collect::<Result<Vec<_>, ConfigFileError>>()?;
+    Ok(TunnelConfig {
         private_key,
         listen_port: interface.listen_port,
         fwmark: interface.fwmark,

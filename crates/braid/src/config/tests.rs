@@ -10,7 +10,7 @@ fn b64(byte: u8) -> String {
     key_to_base64(&[byte; 32])
 }
 
-fn parse(text: &str) -> Result<InterfaceConfig, ConfigError> {
+fn parse(text: &str) -> Result<TunnelConfig, ConfigFileError> {
     parse_config("wg0.conf", text)
 }
 
@@ -287,11 +287,11 @@ fn load_reads_the_file_and_names_the_interface() {
     let bad_name = dir.join("not a name.conf");
     std::fs::write(&bad_name, minimal()).unwrap();
     let err = load_config_file(&bad_name).unwrap_err();
-    assert!(matches!(err.kind, ConfigErrorKind::BadInterfaceName));
+    assert!(matches!(err.kind, ConfigFileErrorKind::BadInterfaceName));
 
     let missing = dir.join("wg8.conf");
     let err = load_config_file(&missing).unwrap_err();
-    assert!(matches!(err.kind, ConfigErrorKind::Io(_)));
+    assert!(matches!(err.kind, ConfigFileErrorKind::Io(_)));
     assert!(err.to_string().starts_with(&missing.display().to_string()));
 
     let broken = dir.join("wg9.conf");
@@ -301,7 +301,7 @@ fn load_reads_the_file_and_names_the_interface() {
 
     let binary = dir.join("wg10.conf");
     std::fs::write(&binary, b"[Interface]\n\xff\n").unwrap();
-    assert!(matches!(load_config_file(&binary).unwrap_err().kind, ConfigErrorKind::NotUtf8));
+    assert!(matches!(load_config_file(&binary).unwrap_err().kind, ConfigFileErrorKind::NotUtf8));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

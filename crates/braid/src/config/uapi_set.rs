@@ -6,7 +6,7 @@
 //! `replace_peers=true`, and for every peer `replace_allowed_ips=true` before its prefixes.
 //! Optional peer settings are sent only when the file has them, in `wg`'s order.
 
-use super::{EndpointSpec, InterfaceConfig};
+use super::{EndpointSpec, TunnelConfig};
 use crate::keys::{key_to_base64, push_hex};
 use core::fmt::Write as _;
 use core::net::SocketAddr;
@@ -29,14 +29,14 @@ pub struct ResolveError {
 /// The `set=1` request (through its closing blank line) for `config`, resolving endpoint
 /// names with the system resolver ([`EndpointSpec::resolve`]; IP literals need no DNS).
 /// The text contains the private key, and is wiped when dropped.
-pub fn to_uapi_set(config: &InterfaceConfig) -> Result<Zeroizing<String>, ResolveError> {
+pub fn to_uapi_set(config: &TunnelConfig) -> Result<Zeroizing<String>, ResolveError> {
     to_uapi_set_with(config, EndpointSpec::resolve)
 }
 
 /// As [`to_uapi_set`] with a caller-chosen resolver (tests, or a daemon with its own DNS
 /// policy). The resolver is called once per peer endpoint, literals included.
 pub fn to_uapi_set_with(
-    config: &InterfaceConfig,
+    config: &TunnelConfig,
     mut resolve: impl FnMut(&EndpointSpec) -> io::Result<SocketAddr>,
 ) -> Result<Zeroizing<String>, ResolveError> {
     // Sized up front: growing would leave copies of the private key in freed memory.

@@ -1,5 +1,5 @@
 //! Parsers for config-file values, following `wg`'s `config.c` and `wg-quick`. Each returns
-//! the problem as text for [`ConfigErrorKind::InvalidValue`](super::ConfigErrorKind); only
+//! the problem as text for [`ConfigFileErrorKind::InvalidValue`](super::ConfigFileErrorKind); only
 //! non-secret values are quoted in it.
 
 use crate::keys::{key_from_base64, SecretKey};

@@ -11,7 +11,7 @@ use braid_wire::tcp::{TcpFlags, TcpOptions};
 use proptest::prelude::*;
 
 use super::*;
-use crate::device::Device;
+use crate::link::IpLink;
 use crate::socket::{TcpStream, TcpStreamHandle};
 use crate::tcp::{ConnectionError, SoftError, State, TcpConfig};
 

@@ -18,7 +18,7 @@ use braid_wire::udp::{UdpPacket, UdpRepr};
 use braid_wire::{icmpv4, icmpv6, tcp as tcp_wire, udp as udp_wire};
 
 use super::{Interface, InterfaceConfig};
-use crate::device::{loopback_pair, LoopbackDevice};
+use crate::link::{loopback_pair, LoopbackDevice};
 use crate::socket::SocketSet;
 use crate::time::Instant;
 
@@ -66,7 +66,7 @@ impl Harness {
 
     /// Everything the interface transmitted since the last call.
     pub(super) fn sent(&mut self) -> Vec<Vec<u8>> {
-        use crate::device::Device;
+        use crate::link::IpLink;
         let mut out = Vec::new();
         let mut buf = vec![0u8; 65535];
         while let Some(len) = self.wire.receive(self.now, &mut buf) {

@@ -133,7 +133,7 @@ fn handshake_time_and_byte_counters() {
 
     let now = Instant::from_millis(5_250);
     let mut out = [0u8; 2048];
-    assert_eq!(a.handle_tun_packet(now, &ipv4(tun_a, tun_b, 100), &mut out), Ok(None));
+    assert_eq!(a.handle_packet(now, &ipv4(tun_a, tun_b, 100), &mut out), Ok(None));
     let mut initiation = drain(&mut a, now);
     assert_eq!(initiation.len(), 1);
     assert_eq!(b.handle_datagram(now, Endpoint::from(addr_a), &mut initiation[0]), Ok(None));

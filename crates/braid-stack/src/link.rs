@@ -1,11 +1,11 @@
 //! The bottom of the stack: a device that carries whole IP packets (TUN-like, no Ethernet, no ARP).
 //!
 //! The interface owns one receive and one transmit buffer, allocated once, and hands them to the
-//! device: [`Device::receive`] copies a packet into the caller's buffer and [`Device::transmit`]
+//! device: [`IpLink::receive`] copies a packet into the caller's buffer and [`IpLink::transmit`]
 //! takes a finished packet from it. Nothing on this path allocates, and a device needs no
 //! knowledge of the stack above it: a TUN file descriptor, a channel into a WireGuard tunnel or an
 //! in-memory pair ([`loopback_pair`]) all fit the same three calls. A device whose packets live
-//! in memory may also implement [`Device::receive_swap`] and [`Device::transmit_swap`], which
+//! in memory may also implement [`IpLink::receive_swap`] and [`IpLink::transmit_swap`], which
 //! exchange whole buffers of equal length with the interface instead of copying packets (the
 //! loopback pair does): the stack then copies each payload only into and out of its socket
 //! buffers.
@@ -36,10 +36,10 @@ pub enum TransmitError {
 
 /// A layer-3 device: it receives and transmits complete IPv4 or IPv6 packets.
 ///
-/// The interface calls [`Device::receive`] until it returns `None`, and consults
-/// [`Device::can_transmit`] before it asks a socket to produce a packet, so that a busy device
+/// The interface calls [`IpLink::receive`] until it returns `None`, and consults
+/// [`IpLink::can_transmit`] before it asks a socket to produce a packet, so that a busy device
 /// leaves data queued in the socket rather than losing it. Implementations must not block.
-pub trait Device {
+pub trait IpLink {
     /// Largest IP packet, in bytes, the device carries in either direction (the link MTU). The
     /// interface sizes its buffers from this once, when it is created, and derives the TCP MSS.
     fn mtu(&self) -> usize;
@@ -48,29 +48,29 @@ pub trait Device {
     /// waiting. A packet longer than `buf` must be dropped by the device (never truncated).
     fn receive(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize>;
 
-    /// True when [`Device::transmit`] would accept a packet now.
+    /// True when [`IpLink::transmit`] would accept a packet now.
     fn can_transmit(&mut self, now: Instant) -> bool;
 
     /// Sends one complete IP packet.
     fn transmit(&mut self, now: Instant, packet: &[u8]) -> Result<(), TransmitError>;
 
-    /// Like [`Device::receive`], but a device that keeps packets in buffers of the same length as
+    /// Like [`IpLink::receive`], but a device that keeps packets in buffers of the same length as
     /// `buf` may hand the packet over by exchanging its buffer for `buf` instead of copying it.
     ///
     /// Exists so in-memory devices (queues, channels into a tunnel) deliver packets without a
     /// copy and without allocating: buffers circulate between the device and the interface. The
     /// exchanged buffer must have exactly `buf`'s length (the interface's buffer sizes never
-    /// change). The default copies through [`Device::receive`].
+    /// change). The default copies through [`IpLink::receive`].
     fn receive_swap(&mut self, now: Instant, buf: &mut Box<[u8]>) -> Option<usize> {
         self.receive(now, buf)
     }
 
-    /// Like [`Device::transmit`] for the packet in the first `len` bytes of `buf`, but a device
+    /// Like [`IpLink::transmit`] for the packet in the first `len` bytes of `buf`, but a device
     /// may take the buffer itself, leaving one of its own of exactly the same length in its place
     /// (contents unspecified) instead of copying the packet.
     ///
-    /// The zero-copy counterpart of [`Device::receive_swap`]. The default copies through
-    /// [`Device::transmit`]; `len` beyond `buf` is refused as [`TransmitError::TooLong`].
+    /// The zero-copy counterpart of [`IpLink::receive_swap`]. The default copies through
+    /// [`IpLink::transmit`]; `len` beyond `buf` is refused as [`TransmitError::TooLong`].
     fn transmit_swap(&mut self, now: Instant, buf: &mut Box<[u8]>, len: usize) -> Result<(), TransmitError> {
         match buf.get(..len) {
             Some(packet) => self.transmit(now, packet),
@@ -79,7 +79,7 @@ pub trait Device {
     }
 }
 
-impl<D: Device + ?Sized> Device for &mut D {
+impl<D: IpLink + ?Sized> IpLink for &mut D {
     fn mtu(&self) -> usize {
         (**self).mtu()
     }
@@ -283,7 +283,7 @@ impl LoopbackDevice {
     }
 }
 
-impl Device for LoopbackDevice {
+impl IpLink for LoopbackDevice {
     fn mtu(&self) -> usize {
         self.mtu
     }
