@@ -19,8 +19,8 @@ pub mod timers;
 
 pub use allowed_ips::AllowedIps;
 pub use device::{
-    is_transport, ConfigError, Decrypted, Device, DeviceConfig, DeviceStats, DropReason, Endpoint, OpenJob, PeerConfig,
-    PeerId, PeerStats, SealJob, Transmit,
+    is_transport, ConfigError, Decrypted, Device, DeviceConfig, DeviceEvent, DeviceStats, DropReason, Endpoint,
+    OpenJob, PeerConfig, PeerId, PeerStats, SealJob, Transmit,
 };
 pub use replay::ReplayWindow;
 pub use time::Instant;

@@ -5,7 +5,7 @@
 use super::outbox::MAX_HANDSHAKE_LEN;
 use super::peer::PendingInitiation;
 use super::session::Session;
-use super::{peer_mut, Device, DropReason, Endpoint, Outgoing, PeerId};
+use super::{peer_mut, Device, DeviceEvent, DropReason, Endpoint, Outgoing, PeerId};
 use crate::constants::{INITIATION_MIN_INTERVAL, REKEY_TIMEOUT};
 use crate::noise::{begin_initiation, consume_response, create_initiation, create_response, Tai64N};
 use crate::time::Instant;
@@ -125,7 +125,7 @@ impl Device {
         peer.latest_timestamp = Some(timestamp);
         peer.last_initiation_consumed = Some(now);
         peer.last_handshake_sent = Some(now);
-        peer.endpoint = Some(from);
+        self.events.set_endpoint(id, &mut peer.endpoint, from);
         peer.rx_bytes += msg.len() as u64;
         peer.sessions.install_responder(session, &mut self.indices);
         let mut bytes = [0u8; MAX_HANDSHAKE_LEN];
@@ -164,7 +164,7 @@ impl Device {
         let session = Session::new(&keys, now, self.replay_window).map_err(|_| DropReason::HandshakeFailed)?;
         // The pending index lives on as the session's index.
         peer.pending = None;
-        peer.endpoint = Some(from);
+        self.events.set_endpoint(id, &mut peer.endpoint, from);
         peer.rx_bytes += msg.len() as u64;
         peer.sessions.install_initiator(session, &mut self.indices);
         self.stats.sessions_derived += 1;
@@ -172,6 +172,7 @@ impl Device {
         self.timer_any_authenticated_packet_traversal(now, id);
         self.timer_session_derived(now, id);
         self.timer_handshake_complete(now, id);
+        self.events.push(DeviceEvent::HandshakeCompleted { peer: id, initiator: true });
         // Staged packets confirm the session; with none, a keepalive does.
         self.send_keepalive(now, id);
         Ok(())

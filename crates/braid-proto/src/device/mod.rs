@@ -17,6 +17,7 @@
 
 mod config;
 mod drop_reason;
+mod events;
 mod handshake_flow;
 mod index_table;
 mod outbox;
@@ -33,6 +34,7 @@ mod tests;
 
 pub use config::{ConfigError, DeviceConfig, Endpoint, PeerConfig};
 pub use drop_reason::{DeviceStats, DropReason};
+pub use events::{DeviceEvent, EVENT_QUEUE_LIMIT};
 pub use peer::PeerStats;
 pub use pipeline::{is_transport, OpenJob, SealJob};
 pub use session::{padded_len, TRANSPORT_HEADER_LEN, TRANSPORT_OVERHEAD};
@@ -47,6 +49,7 @@ use crate::timers::TimerWheel;
 use core::net::IpAddr;
 use core::ops::Range;
 use core::time::Duration;
+use events::EventQueue;
 use index_table::IndexTable;
 use outbox::Outgoing;
 use peer::Peer;
@@ -106,6 +109,7 @@ pub struct Device {
     mtu: usize,
     replay_window: usize,
     stats: DeviceStats,
+    events: EventQueue,
 }
 
 impl core::fmt::Debug for Device {
@@ -159,6 +163,7 @@ impl Device {
             mtu: config.mtu,
             replay_window: config.replay_window,
             stats: DeviceStats::default(),
+            events: EventQueue::default(),
         };
         device.set_private_key(config.private_key);
         device

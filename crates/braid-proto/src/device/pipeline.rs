@@ -15,7 +15,7 @@
 //! peer keep their order as long as the driver finishes jobs in the order it prepared them.
 
 use super::session::{open_transport, padded_len, seal_transport, Slot, TRANSPORT_HEADER_LEN, TRANSPORT_OVERHEAD};
-use super::{peer_mut, Decrypted, Device, DropReason, Endpoint, Outgoing, PeerId};
+use super::{peer_mut, Decrypted, Device, DeviceEvent, DropReason, Endpoint, Outgoing, PeerId};
 use crate::constants::REKEY_AFTER_TIME_RECV;
 use crate::crypto::TransportKey;
 use crate::time::Instant;
@@ -180,7 +180,7 @@ impl Device {
 
         // Authenticated from here on: roam, count, and run the timer rules, even if the
         // packet inside turns out to be unacceptable.
-        peer.endpoint = Some(from);
+        self.events.set_endpoint(id, &mut peer.endpoint, from);
         peer.rx_bytes += datagram.len() as u64;
         let mut confirmed = false;
         if slot == Slot::Next {
@@ -201,6 +201,7 @@ impl Device {
         self.timer_any_authenticated_packet_traversal(now, id);
         if confirmed {
             self.timer_handshake_complete(now, id);
+            self.events.push(DeviceEvent::HandshakeCompleted { peer: id, initiator: false });
             if staged {
                 self.outbox.push_back(Outgoing::Staged(id));
             }

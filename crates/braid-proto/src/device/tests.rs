@@ -477,3 +477,78 @@ fn split_phase_jobs_match_the_one_call_paths_and_survive_rotation_checks() {
     assert!(b.dev.finish_open(now, a.addr.into(), &job, &mut d, opened).is_err());
     assert!(!is_transport(&[1, 0, 0, 0]));
 }
+
+fn events(node: &mut Node) -> Vec<DeviceEvent> {
+    std::iter::from_fn(|| node.dev.poll_event()).collect()
+}
+
+#[test]
+fn events_tell_handshakes_roams_silence_and_giving_up_in_order() {
+    let (mut a, mut b, b_on_a, a_on_b) = pair();
+    let mut now = Instant::from_secs(1);
+    let mut out = [0u8; 2048];
+    let p = ipv4(a.tunnel, b.tunnel, 100, 1);
+    assert_eq!(a.dev.handle_packet(now, &p, &mut out), Ok(None));
+    pump(&mut a, &mut b, now);
+    // The initiator completes on the response; the responder once the first data confirms it.
+    // Both were configured with the address the other answers from: no endpoint change.
+    assert_eq!(events(&mut a), vec![DeviceEvent::HandshakeCompleted { peer: b_on_a, initiator: true }]);
+    assert_eq!(events(&mut b), vec![DeviceEvent::HandshakeCompleted { peer: a_on_b, initiator: false }]);
+    // The same address again is no event; a new one is a roam.
+    let q = ipv4(b.tunnel, a.tunnel, 60, 2);
+    let sealed = b.dev.handle_packet(now, &q, &mut out).unwrap().unwrap();
+    let mut bytes = out[..sealed.len].to_vec();
+    a.dev.handle_datagram(now, b.addr.into(), &mut bytes).unwrap();
+    assert_eq!(events(&mut a), vec![]);
+    let roamed = SocketAddr::from(([198, 18, 0, 77], 40000));
+    let sealed = b.dev.handle_packet(now, &q, &mut out).unwrap().unwrap();
+    let mut bytes = out[..sealed.len].to_vec();
+    a.dev.handle_datagram(now, roamed.into(), &mut bytes).unwrap();
+    assert_eq!(events(&mut a), vec![DeviceEvent::EndpointChanged { peer: b_on_a, endpoint: roamed.into() }]);
+    // a sends data and b never answers again: after 15 s (plus jitter) a calls b silent, and
+    // after 90 s and more of unanswered initiations (19 tries, 5 s plus jitter apart) it gives up.
+    assert!(a.dev.handle_packet(now, &p, &mut out).unwrap().is_some());
+    let mut silent_at = None;
+    for _ in 0..12_000 {
+        now = now + Duration::from_millis(10);
+        a.dev.poll_timers(now);
+        drain(&mut a, now);
+        for event in events(&mut a) {
+            match event {
+                DeviceEvent::PeerSilent { peer } => {
+                    assert_eq!(peer, b_on_a);
+                    silent_at = Some(now);
+                }
+                DeviceEvent::HandshakeGaveUp { peer } => {
+                    assert_eq!(peer, b_on_a);
+                    let silent = silent_at.expect("silent before giving up");
+                    let waited = now.saturating_duration_since(silent);
+                    assert!(waited >= Duration::from_secs(90) && waited < Duration::from_secs(110), "{waited:?}");
+                    return;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    panic!("never gave up");
+}
+
+#[test]
+fn an_undrained_event_queue_stays_bounded_and_counts_what_it_lost() {
+    let (mut a, mut b, _, _) = pair();
+    let now = Instant::from_secs(1);
+    let mut out = [0u8; 2048];
+    let p = ipv4(a.tunnel, b.tunnel, 100, 1);
+    a.dev.handle_packet(now, &p, &mut out).unwrap();
+    pump(&mut a, &mut b, now);
+    let q = ipv4(b.tunnel, a.tunnel, 60, 2);
+    for i in 0..(EVENT_QUEUE_LIMIT as u32 + 10) {
+        let sealed = b.dev.handle_packet(now, &q, &mut out).unwrap().unwrap();
+        let mut bytes = out[..sealed.len].to_vec();
+        let from = SocketAddr::from((Ipv4Addr::from(0xc612_0000 + i), 40000));
+        a.dev.handle_datagram(now, from.into(), &mut bytes).unwrap();
+    }
+    assert_eq!(events(&mut a).len(), EVENT_QUEUE_LIMIT);
+    // The handshake and 1 034 roams: the 11 oldest gave way.
+    assert_eq!(a.dev.events_dropped(), 11);
+}

@@ -12,7 +12,7 @@
 //! Sending anything authenticated cancels `SendKeepalive`; receiving anything authenticated
 //! cancels `NewHandshake`; a completed handshake cancels `RetransmitHandshake`.
 
-use super::{peer_mut, Device, PeerId};
+use super::{peer_mut, Device, DeviceEvent, PeerId};
 use crate::constants::{KEEPALIVE_TIMEOUT, NEW_HANDSHAKE_TIMEOUT, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT, ZERO_KEYS_AFTER};
 use crate::time::Instant;
 
@@ -68,6 +68,7 @@ impl Device {
             TimerKind::RetransmitHandshake => {
                 if peer.handshake_attempts > MAX_HANDSHAKE_ATTEMPTS {
                     // Give up: drop what waited for this handshake, and erase keys later.
+                    self.events.push(DeviceEvent::HandshakeGaveUp { peer: id });
                     peer.staged.clear();
                     if let Some(p) = peer.pending.take() {
                         self.indices.free(p.local_index);
@@ -93,6 +94,7 @@ impl Device {
                 }
             }
             TimerKind::NewHandshake => {
+                self.events.push(DeviceEvent::PeerSilent { peer: id });
                 if let Some(e) = peer.endpoint.as_mut() {
                     e.local = None;
                 }
