@@ -137,22 +137,33 @@ impl UdpSockets {
     /// Binds both families on `port` (0: the kernel picks one, and IPv6 takes the same).
     /// When `port` is 0 and the chosen port is taken for IPv6, a few other picks are tried.
     pub fn bind(port: u16, fwmark: u32) -> io::Result<UdpSockets> {
+        Self::bind_on(Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED, port, fwmark)
+    }
+
+    /// Binds to the loopback addresses only (127.0.0.1 and ::1) on a free port: for tunnels
+    /// whose peers run on the same host, which then take no datagram from anywhere else.
+    pub fn bind_loopback() -> io::Result<UdpSockets> {
+        Self::bind_on(Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 0, 0)
+    }
+
+    /// Binds `v4` and `v6` on `port`, as [`UdpSockets::bind`] does the wildcard addresses.
+    pub fn bind_on(v4: Ipv4Addr, v6: Ipv6Addr, port: u16, fwmark: u32) -> io::Result<UdpSockets> {
         let attempts = if port == 0 { 16 } else { 1 };
         let mut last_err = None;
         for _ in 0..attempts {
-            let v4 = bind(Domain::IPV4, SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), fwmark)?;
-            let chosen = v4.local_addr()?.port();
-            match bind(Domain::IPV6, SocketAddr::from((Ipv6Addr::UNSPECIFIED, chosen)), fwmark) {
-                Ok(v6) => {
-                    let (o4, o6) = (pktinfo::enable_offloads(&v4), pktinfo::enable_offloads(&v6));
+            let s4 = bind(Domain::IPV4, SocketAddr::from((v4, port)), fwmark)?;
+            let chosen = s4.local_addr()?.port();
+            match bind(Domain::IPV6, SocketAddr::from((v6, chosen)), fwmark) {
+                Ok(s6) => {
+                    let (o4, o6) = (pktinfo::enable_offloads(&s4), pktinfo::enable_offloads(&s6));
                     let offloads = UdpOffloads { gso: o4.gso && o6.gso, gro: o4.gro && o6.gro };
-                    return Ok(UdpSockets { v4, v6: Some(v6), port: chosen, offloads });
+                    return Ok(UdpSockets { v4: s4, v6: Some(s6), port: chosen, offloads });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => last_err = Some(e),
                 // No IPv6 on this host (EAFNOSUPPORT, EADDRNOTAVAIL): run on IPv4 alone.
                 Err(_) => {
-                    let offloads = pktinfo::enable_offloads(&v4);
-                    return Ok(UdpSockets { v4, v6: None, port: chosen, offloads });
+                    let offloads = pktinfo::enable_offloads(&s4);
+                    return Ok(UdpSockets { v4: s4, v6: None, port: chosen, offloads });
                 }
             }
         }
@@ -164,11 +175,19 @@ impl UdpSockets {
         self.port
     }
 
-    /// Applies a firewall mark to both sockets (0 clears it).
+    /// Applies a firewall mark to both sockets (0 clears it): to both or, on error, to
+    /// neither (the IPv4 socket gets its old mark back when the IPv6 one refuses).
     pub fn set_fwmark(&self, mark: u32) -> io::Result<()> {
-        socket2::SockRef::from(&self.v4).set_mark(mark)?;
+        let v4 = socket2::SockRef::from(&self.v4);
+        let old = v4.mark()?;
+        v4.set_mark(mark)?;
         if let Some(v6) = &self.v6 {
-            socket2::SockRef::from(v6).set_mark(mark)?;
+            if let Err(e) = socket2::SockRef::from(v6).set_mark(mark) {
+                // Restoring what was set a moment ago on the same socket cannot fail for want
+                // of privilege; if it fails anyway, report the original error.
+                let _ = v4.set_mark(old);
+                return Err(e);
+            }
         }
         Ok(())
     }

@@ -510,7 +510,7 @@ fn events_tell_handshakes_roams_silence_and_giving_up_in_order() {
     assert!(a.dev.handle_packet(now, &p, &mut out).unwrap().is_some());
     let mut silent_at = None;
     for _ in 0..12_000 {
-        now = now + Duration::from_millis(10);
+        now += Duration::from_millis(10);
         a.dev.poll_timers(now);
         drain(&mut a, now);
         for event in events(&mut a) {

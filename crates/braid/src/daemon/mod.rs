@@ -5,23 +5,21 @@
 //! the socket file is removed and closing the TUN descriptor removes the interface.
 //! `WG_TUN_FD` and `WG_UAPI_FD` hand over descriptors opened by a parent, as with wireguard-go.
 
-mod data_path;
-mod event_loop;
-mod flow_queue;
-mod lane;
-mod shared;
+mod uapi_server;
 pub mod uapi_socket;
 
-pub use event_loop::{unix_now, EventLoop, Exit, Sockets};
 pub use uapi_socket::{socket_path, ControlSocket};
 
+use braid_engine::{Engine, EngineOptions, Exit as EngineExit, TunSide, UdpUnderlay};
 use braid_io::process::{daemonize, Daemonized};
-use braid_io::{Tun, UdpSockets};
-use braid_proto::{Device, DeviceConfig, Instant};
-use rand_chacha::rand_core::SeedableRng;
+use braid_io::Tun;
+use braid_proto::DeviceConfig;
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+use uapi_server::UapiServer;
 
 /// The MTU a new interface gets (wireguard-go's default: 1500 minus IPv6 + UDP + WireGuard).
 pub const DEFAULT_MTU: usize = 1420;
@@ -91,26 +89,74 @@ fn open_interface(interface: &str) -> io::Result<(Vec<Tun>, ControlSocket)> {
     Ok((queues, control))
 }
 
-/// Builds the device and runs the loop; returns when the interface should go away.
+/// Why the daemon stopped serving its interface.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The control socket file was removed.
+    SocketRemoved,
+    /// The TUN interface was deleted (`ip link delete`, as `wg-quick down` does).
+    InterfaceRemoved,
+}
+
+/// How often the daemon checks what nobody signals: whether its socket file is still there.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+/// What wakes the daemon's main thread.
+enum Wake {
+    Signal,
+    EngineDone(io::Result<EngineExit>),
+}
+
+/// Runs the engine on the TUN queues with a fresh UDP underlay, and the UAPI server beside
+/// it; returns when the interface should go away.
 fn serve(queues: Vec<Tun>, control: ControlSocket, ready: impl FnOnce()) -> io::Result<Exit> {
-    let (sig_read, sig_write) = UnixStream::pair()?;
+    let (wake_tx, wake_rx) = mpsc::channel();
+    let (mut sig_read, sig_write) = UnixStream::pair()?;
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::low_level::pipe::register(signal, sig_write.try_clone()?)?;
     }
-    let udp = UdpSockets::bind(0, 0)?;
-    let origin = std::time::Instant::now();
-    let tun = &queues[0];
-    let mtu = tun.mtu().unwrap_or(1420);
+    let signal_wake = wake_tx.clone();
+    std::thread::Builder::new().name("braid-signals".into()).spawn(move || {
+        use std::io::Read;
+        let mut b = [0u8; 16];
+        if sig_read.read(&mut b).is_ok() {
+            let _ = signal_wake.send(Wake::Signal);
+        }
+    })?;
+    let side = TunSide::new(queues)?;
+    let mtu = side.first().mtu().unwrap_or(DEFAULT_MTU);
+    let (name, tun_offloads) = (side.name().to_owned(), side.offloads());
+    let udp = UdpUnderlay::bind(0, 0)?;
+    let (port, udp_offloads) = (udp.sockets().port(), udp.sockets().offloads());
+    let queues = braid_engine::PacketSide::queues(&side);
     let config = DeviceConfig { mtu, ..DeviceConfig::default() };
-    let rng = rand_chacha::ChaCha20Rng::from_os_rng();
-    let device = Device::new(config, Instant::ZERO, unix_now(), Box::new(rng));
-    tracing::info!(interface = tun.name(), port = udp.port(), mtu, queues = queues.len(), tun_offloads = ?tun.offloads(), udp_offloads = ?udp.offloads(), "interface up");
-    let sockets = Sockets { udp: std::sync::Arc::new(udp), fwmark: 0 };
-    let mut event_loop = EventLoop::new(device, queues, sockets, control, sig_read, origin)?;
+    let engine = Engine::new(config, side, udp, &EngineOptions::from_env())?;
+    let handle = engine.handle();
+    tracing::info!(interface = %name, port, mtu, queues, ?tun_offloads, ?udp_offloads, "interface up");
+    let uapi = UapiServer::spawn(control.listener.try_clone()?, handle.clone())?;
+    let engine_thread = std::thread::Builder::new().name("braid-engine".into()).spawn(move || {
+        let _ = wake_tx.send(Wake::EngineDone(engine.run()));
+    })?;
     ready();
-    let exit = event_loop.run()?;
+    let exit = loop {
+        match wake_rx.recv_timeout(HOUSEKEEPING) {
+            Ok(Wake::Signal) => break Ok(Exit::Signal),
+            Ok(Wake::EngineDone(Ok(_))) => break Ok(Exit::InterfaceRemoved),
+            Ok(Wake::EngineDone(Err(e))) => break Err(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(Exit::InterfaceRemoved),
+        }
+        if !control.still_present() {
+            break Ok(Exit::SocketRemoved);
+        }
+    };
+    uapi.stop();
+    handle.stop();
+    let _ = engine_thread.join();
     tracing::info!(?exit, "shutting down");
-    Ok(exit)
+    exit
 }
 
 /// Runs the daemon; the exit code is what the `braid` process returns.

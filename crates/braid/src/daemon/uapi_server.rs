@@ -1,0 +1,182 @@
+//! Serving the UAPI socket: one thread accepts, one short-lived thread serves each client.
+//!
+//! A client is served with blocking reads and writes on its own thread, so a slow or stuck
+//! client holds only that thread: the data path never waits for it, and a client that stops
+//! reading its replies stops the daemon from reading its requests (the reply waits in the
+//! socket buffer, not in memory). Each request runs against the device under its lock, like
+//! any other data-path call; the listen port and firewall mark change through the engine.
+
+use crate::uapi::{Errno, UapiHost, UapiSession};
+use braid_engine::{EngineHandle, UdpUnderlay};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use zeroize::Zeroize;
+
+const LISTENER: Token = Token(0);
+const STOP: Token = Token(1);
+/// Clients served at once; more are turned away (closed at once) until one finishes.
+const MAX_CLIENTS: usize = 32;
+/// A client silent this long mid-conversation is dropped.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A client that does not take a reply within this long is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The running UAPI server; [`UapiServer::stop`] ends it.
+pub struct UapiServer {
+    waker: Waker,
+    thread: JoinHandle<()>,
+}
+
+impl UapiServer {
+    /// Serves `listener` for the engine behind `engine`.
+    pub fn spawn(listener: UnixListener, engine: EngineHandle<UdpUnderlay>) -> io::Result<UapiServer> {
+        listener.set_nonblocking(true)?;
+        let mut poll = Poll::new()?;
+        poll.registry().register(&mut SourceFd(&listener.as_raw_fd()), LISTENER, Interest::READABLE)?;
+        let waker = Waker::new(poll.registry(), STOP)?;
+        let thread = std::thread::Builder::new().name("braid-uapi".into()).spawn(move || {
+            let clients = Arc::new(AtomicUsize::new(0));
+            let mut events = Events::with_capacity(8);
+            loop {
+                if let Err(e) = poll.poll(&mut events, None) {
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    tracing::warn!(error = %e, "UAPI poll failed");
+                    return;
+                }
+                if events.iter().any(|e| e.token() == STOP) {
+                    return;
+                }
+                accept_all(&listener, &engine, &clients);
+            }
+        })?;
+        Ok(UapiServer { waker, thread })
+    }
+
+    /// Stops accepting; clients being served finish on their own.
+    pub fn stop(self) {
+        let _ = self.waker.wake();
+        let _ = self.thread.join();
+    }
+}
+
+fn accept_all(listener: &UnixListener, engine: &EngineHandle<UdpUnderlay>, clients: &Arc<AtomicUsize>) {
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "UAPI accept failed");
+                return;
+            }
+        };
+        if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+            clients.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!("too many UAPI clients at once: one turned away");
+            continue;
+        }
+        let (engine, clients) = (engine.clone(), clients.clone());
+        let spawned = std::thread::Builder::new().name("braid-uapi-client".into()).spawn(move || {
+            if let Err(e) = serve_client(stream, &engine) {
+                tracing::debug!(error = %e, "UAPI client ended");
+            }
+            clients.fetch_sub(1, Ordering::AcqRel);
+        });
+        if spawned.is_err() {
+            tracing::warn!("cannot start a thread for a UAPI client");
+            // The closure (and its counter decrement) never ran.
+        }
+    }
+}
+
+fn serve_client(mut stream: UnixStream, engine: &EngineHandle<UdpUnderlay>) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let mut session = UapiSession::new();
+    let mut buf = [0u8; 16384];
+    let mut host = EngineHost { engine };
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut reply = if n == 0 {
+            session.finish()
+        } else {
+            engine.with_device(|device, now| session.feed(&buf[..n], now, device, &mut host))
+        };
+        buf[..n].zeroize();
+        let written = stream.write_all(&reply);
+        // A `get` reply holds the private key.
+        reply.zeroize();
+        written?;
+        if n == 0 || session.is_closed() {
+            return Ok(());
+        }
+    }
+}
+
+/// What the UAPI changes outside the device: the engine's underlay.
+struct EngineHost<'a> {
+    engine: &'a EngineHandle<UdpUnderlay>,
+}
+
+impl UapiHost for EngineHost<'_> {
+    fn listen_port(&self) -> u16 {
+        self.engine.listen_port()
+    }
+
+    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno> {
+        match self.engine.rebind(port) {
+            Ok(bound) => {
+                tracing::info!(port = bound, "listening");
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(Errno::EADDRINUSE),
+            Err(e) => Err(Errno::from(&e)),
+        }
+    }
+
+    fn fwmark(&self) -> u32 {
+        self.engine.fwmark()
+    }
+
+    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno> {
+        self.engine.set_fwmark(mark).map_err(|e| Errno::from(&e))
+    }
+
+    fn extras(&self) -> Vec<(String, String)> {
+        let stats = self.engine.stats();
+        let on = |b: bool| if b { "on" } else { "off" };
+        let side = &stats.packet_side;
+        let data = &stats.data_path;
+        let reads_per_queue: Vec<String> =
+            (0..side.queues).map(|q| stats.per_thread.get(q).map_or(0, |t| t.packet_reads).to_string()).collect();
+        vec![
+            ("tun_vnet_hdr".into(), on(side.vnet_hdr).into()),
+            ("tun_tso".into(), on(side.tso).into()),
+            ("tun_uso".into(), on(side.uso).into()),
+            ("tun_queues".into(), side.queues.to_string()),
+            ("tun_reads_per_queue".into(), reads_per_queue.join(",")),
+            ("udp_gso".into(), on(stats.underlay.gso).into()),
+            ("udp_gro".into(), on(stats.underlay.gro).into()),
+            ("tun_reads".into(), data.packet_reads.to_string()),
+            ("tun_packets_read".into(), data.packets_read.to_string()),
+            ("udp_sends".into(), data.underlay_sends.to_string()),
+            ("udp_receives".into(), data.underlay_messages.to_string()),
+            ("udp_datagrams_received".into(), data.underlay_datagrams.to_string()),
+            ("tun_writes".into(), data.packet_writes.to_string()),
+        ]
+    }
+}
