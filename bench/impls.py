@@ -38,7 +38,14 @@ def all_impls(repo):
         # boringtun drops root after start unless told not to (the flag is also WG_SUDO=1).
         # Every implementation runs with its own default threading (boringtun: 4 threads).
         Impl("boringtun", "bt", "boringtun-cli", ("--foreground", "--disable-drop-privileges")),
+        # Mullvad's maintained boringtun successor (`cargo install gotatun-cli`).
+        Impl("gotatun", "gt", "gotatun", ("--foreground", "--disable-drop-privileges")),
     ]
+
+
+def baseline_impl(program):
+    """Another braid build (an earlier commit's binary), measured beside the current one."""
+    return Impl("braid-base", "bb", program, ("-f",))
 
 
 def _first_line(args):
@@ -54,7 +61,9 @@ def versions(repo, impls):
     """Versions of everything measured and of the machine, for the report and the JSON."""
     info = {}
     for impl in impls:
-        if impl.name == "braid":
+        if impl.name == "braid-base":
+            info[impl.name] = f"{_first_line([impl.program, '--version'])} ({impl.program})"
+        elif impl.name == "braid":
             rev = _first_line(["git", "-C", repo, "rev-parse", "--short", "HEAD"])
             dirty = subprocess.run(
                 ["git", "-C", repo, "status", "--porcelain", "--", "crates", "Cargo.lock"],
@@ -100,5 +109,5 @@ def memory_total():
 
 def missing_tools(impls):
     """Programs the benchmark needs that are not installed (braid's binary is built, not listed)."""
-    needed = ["ip", "wg", "iperf3", "ping"] + [i.program for i in impls if i.name != "braid"]
+    needed = ["ip", "wg", "iperf3", "ping"] + [i.program for i in impls if not i.name.startswith("braid")]
     return [p for p in needed if shutil.which(p) is None]

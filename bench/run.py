@@ -39,8 +39,13 @@ def parse_args(argv):
     p.add_argument("--reps", type=int, default=3, help="repetitions per implementation (default 3)")
     p.add_argument(
         "--impls",
-        default="braid,wireguard-go,boringtun",
-        help="comma-separated subset including braid, in interleaving order (default: all three)",
+        default="braid,wireguard-go,boringtun,gotatun",
+        help="comma-separated subset including braid, in interleaving order (default: all four)",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="BINARY",
+        help="also measure this braid binary (an earlier build) as 'braid-base', after braid",
     )
     p.add_argument("--ping-count", type=int, default=50, help="pings per latency test (default 50)")
     p.add_argument("--ping-interval", type=float, default=0.01, help="seconds between pings (default 0.01)")
@@ -80,9 +85,10 @@ def install_missing(selected, allowed):
             timeout=1200,
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
-    if "boringtun-cli" in missing:
-        say("installing boringtun-cli (cargo install; several minutes)")
-        subprocess.run(["cargo", "install", "boringtun-cli"], check=False, timeout=3600)
+    for tool, crate in (("boringtun-cli", "boringtun-cli"), ("gotatun", "gotatun-cli")):
+        if tool in missing:
+            say(f"installing {crate} (cargo install; several minutes)")
+            subprocess.run(["cargo", "install", crate], check=False, timeout=3600)
     cargo_bin = os.path.expanduser("~/.cargo/bin")
     if cargo_bin not in os.environ.get("PATH", "").split(":"):
         os.environ["PATH"] += ":" + cargo_bin
@@ -115,6 +121,11 @@ def main(argv):
         say(f"--impls must include braid and name only {', '.join(known)}")
         return 2
     selected = [known[n] for n in wanted]
+    if args.baseline:
+        if not os.access(args.baseline, os.X_OK):
+            say(f"--baseline {args.baseline}: not an executable")
+            return 2
+        selected.insert(1, impls_mod.baseline_impl(os.path.abspath(args.baseline)))
     missing = install_missing(selected, not args.no_install)
     if missing:
         say(f"missing tools: {', '.join(missing)} (see bench/README.md)")
@@ -140,6 +151,7 @@ def snapshot_braid(selected, log_dir):
     for impl in selected:
         if impl.name == "braid":
             shutil.copy2(impl.program, copy)
+            os.chmod(copy, 0o755)
             impl = dataclasses.replace(impl, program=copy)
         out.append(impl)
     return out

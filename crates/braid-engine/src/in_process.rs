@@ -13,8 +13,11 @@
 use crate::packet_side::{
     DeliveryBatch, PacketBatch, PacketReader, PacketSide, PacketSideInfo, PacketWriter, MAX_PACKETS_PER_READ,
 };
-use mio::{Registry, Token, Waker};
-use std::io;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -106,8 +109,8 @@ struct Inner {
     outbound: Direction,
     /// Tunnel → application.
     inbound: Direction,
-    /// Wakes the engine's poll (set when the engine's reader registers).
-    engine_waker: Mutex<Option<Waker>>,
+    /// Rings the engine's poll: a byte written here makes the reader's end readable.
+    doorbell: UnixStream,
     /// Called when the application may have something to do: packets arrived, room freed, or
     /// the other end closed.
     notify: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
@@ -140,10 +143,11 @@ pub struct PortStats {
 
 impl Inner {
     fn wake_engine(&self) {
-        if let Some(waker) = self.engine_waker.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
-            if let Err(e) = waker.wake() {
-                tracing::warn!(error = %e, "cannot wake the engine");
-            }
+        // A full doorbell already has a ring pending: nothing is lost.
+        match (&self.doorbell).write(&[1]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => tracing::warn!(error = %e, "cannot wake the engine"),
         }
     }
 
@@ -157,25 +161,34 @@ impl Inner {
 }
 
 /// Makes an in-process device carrying IP packets of up to `mtu` bytes, `capacity` packets
-/// each way: the engine's end and the application's.
-pub fn pair(mtu: usize, capacity: usize) -> (InProcessSide, PacketPort) {
+/// each way: the engine's end and the application's. Fails only if the OS refuses the
+/// socket pair the engine is woken through.
+pub fn pair(mtu: usize, capacity: usize) -> io::Result<(InProcessSide, PacketPort)> {
+    // A socket pair as the doorbell: a descriptor the engine's poll can watch beside its
+    // others, which any thread rings with one write.
+    let (doorbell, bell) = UnixStream::pair()?;
+    doorbell.set_nonblocking(true)?;
+    bell.set_nonblocking(true)?;
     let inner = Arc::new(Inner {
         mtu,
         outbound: Direction::new(capacity, mtu),
         inbound: Direction::new(capacity, mtu),
-        engine_waker: Mutex::new(None),
+        doorbell,
         notify: Mutex::new(None),
         app_closed: Default::default(),
         engine_closed: Default::default(),
         counters: PortCounters::default(),
     });
-    (InProcessSide { inner: inner.clone() }, PacketPort { inner })
+    let bell = Arc::new(bell);
+    Ok((InProcessSide { inner: inner.clone(), bell }, PacketPort { inner }))
 }
 
 /// The engine's end of an in-process device. Dropping it (the engine stopped) closes the
 /// device for the application.
 pub struct InProcessSide {
     inner: Arc<Inner>,
+    /// The doorbell's receiving end, watched by the engine's poll.
+    bell: Arc<UnixStream>,
 }
 
 impl Drop for InProcessSide {
@@ -198,7 +211,7 @@ impl PacketSide for InProcessSide {
         if queue != 0 {
             return Err(io::Error::from(io::ErrorKind::NotFound));
         }
-        Ok(InProcessReader { inner: self.inner.clone() })
+        Ok(InProcessReader { inner: self.inner.clone(), bell: self.bell.clone(), waited: true })
     }
 
     fn writer(&self) -> InProcessWriter {
@@ -213,12 +226,14 @@ impl PacketSide for InProcessSide {
 /// The engine's reader of the application's packets.
 pub struct InProcessReader {
     inner: Arc<Inner>,
+    bell: Arc<UnixStream>,
+    /// The last read found the ring empty: the doorbell may hold rings to clear.
+    waited: bool,
 }
 
 impl PacketReader for InProcessReader {
     fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
-        let waker = Waker::new(registry, token)?;
-        *self.inner.engine_waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(waker);
+        registry.register(&mut SourceFd(&self.bell.as_raw_fd()), token, Interest::READABLE)?;
         // Whatever the application queued before the engine listened.
         self.inner.wake_engine();
         Ok(())
@@ -226,6 +241,11 @@ impl PacketReader for InProcessReader {
 
     fn read(&mut self, batch: &mut PacketBatch) -> io::Result<usize> {
         batch.clear();
+        if core::mem::take(&mut self.waited) {
+            // Clear the rings that woke us, before looking: a ring after this is a new one.
+            let mut rings = [0u8; 64];
+            while matches!((&*self.bell).read(&mut rings), Ok(n) if n > 0) {}
+        }
         let direction = &self.inner.outbound;
         let woke_producer = {
             let mut state = direction.lock();
@@ -240,6 +260,7 @@ impl PacketReader for InProcessReader {
                     return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the application closed the device"));
                 }
                 state.consumer_waiting = true;
+                self.waited = true;
                 return Err(io::Error::from(io::ErrorKind::WouldBlock));
             }
             core::mem::take(&mut state.producer_waiting)
@@ -463,6 +484,25 @@ impl PacketPort {
     }
 
     /// The device's counters.
+    pub fn stats(&self) -> PortStats {
+        self.stats_handle().stats()
+    }
+
+    /// A handle that reads the device's counters, for whoever keeps statistics after the
+    /// port went to its user.
+    pub fn stats_handle(&self) -> PortStatsHandle {
+        PortStatsHandle { inner: self.inner.clone() }
+    }
+}
+
+/// Reads an in-process device's counters ([`PacketPort::stats_handle`]).
+#[derive(Clone)]
+pub struct PortStatsHandle {
+    inner: Arc<Inner>,
+}
+
+impl PortStatsHandle {
+    /// The device's counters now.
     pub fn stats(&self) -> PortStats {
         let c = &self.inner.counters;
         PortStats {

@@ -5,6 +5,7 @@ use crate::underlay::{Arrival, SendOutcome, SendRuns, Underlay, UnderlayInfo};
 use braid_io::udp::{Family, RecvBatch, SendBatch};
 use braid_io::UdpSockets;
 use braid_proto::Endpoint;
+use core::net::{Ipv4Addr, Ipv6Addr};
 use core::ops::Range;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -28,18 +29,28 @@ const RECV_ROOM: usize = 65535 + 1;
 pub struct UdpUnderlay {
     sockets: UdpSockets,
     fwmark: AtomicU32,
+    /// The addresses bound, kept by a rebind.
+    v4: Ipv4Addr,
+    v6: Ipv6Addr,
 }
 
 impl UdpUnderlay {
     /// Binds both families on `port` (0: any free port) with firewall mark `fwmark` (0: none).
     pub fn bind(port: u16, fwmark: u32) -> io::Result<UdpUnderlay> {
-        Ok(UdpUnderlay { sockets: UdpSockets::bind(port, fwmark)?, fwmark: AtomicU32::new(fwmark) })
+        Self::bind_on(Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED, port, fwmark)
     }
 
-    /// Binds the IPv4 socket to loopback only (127.0.0.1) on any free port: for tunnels whose
-    /// peers are in the same process or on the same host, as the demo and tests are.
+    /// Binds to the loopback addresses only (127.0.0.1, ::1) on any free port: for tunnels
+    /// whose peers run on the same host (in the same process, as in `braid demo`), which then
+    /// accept no datagram from anywhere else.
     pub fn bind_loopback() -> io::Result<UdpUnderlay> {
-        Ok(UdpUnderlay { sockets: UdpSockets::bind_loopback()?, fwmark: AtomicU32::new(0) })
+        Self::bind_on(Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 0, 0)
+    }
+
+    /// Binds `v4` and `v6` on `port` (a rebind keeps the addresses).
+    pub fn bind_on(v4: Ipv4Addr, v6: Ipv6Addr, port: u16, fwmark: u32) -> io::Result<UdpUnderlay> {
+        let sockets = UdpSockets::bind_on(v4, v6, port, fwmark)?;
+        Ok(UdpUnderlay { sockets, fwmark: AtomicU32::new(fwmark), v4, v6 })
     }
 
     /// The sockets themselves.
@@ -130,7 +141,7 @@ impl Underlay for UdpUnderlay {
     }
 
     fn rebind(&self, port: u16) -> io::Result<UdpUnderlay> {
-        UdpUnderlay::bind(port, self.fwmark())
+        UdpUnderlay::bind_on(self.v4, self.v6, port, self.fwmark())
     }
 
     fn fwmark(&self) -> u32 {

@@ -100,6 +100,20 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<usize> {
     Ok(chosen)
 }
 
+/// Moves the calling thread into the network namespace at `path` (`/run/netns/NAME`, as
+/// `ip netns add` makes them), for a thread that should create its sockets there (a test's
+/// host, a helper serving one namespace). Other threads stay where they are; sockets keep
+/// the namespace they were created in. Needs CAP_SYS_ADMIN.
+pub fn enter_network_namespace(path: &std::path::Path) -> io::Result<()> {
+    let ns = std::fs::File::open(path)?;
+    // SAFETY: setns takes a descriptor we hold open for the call and a constant flag; it
+    // changes only the calling thread's namespace membership, no memory.
+    if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

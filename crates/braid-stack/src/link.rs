@@ -203,6 +203,14 @@ impl PacketQueue {
         Some(Some(len))
     }
 
+    /// The queued packets, oldest first, without removing them.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len).map(move |k| {
+            let i = (self.head + k) % self.slots.len();
+            &self.slots[i][..self.lens[i]]
+        })
+    }
+
     /// The oldest packet, without removing it.
     pub fn front(&self) -> Option<&[u8]> {
         (self.len > 0).then(|| &self.slots[self.head][..self.lens[self.head]])

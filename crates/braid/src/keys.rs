@@ -7,6 +7,7 @@
 //! form), hex exactly 64 digits (either case accepted, lowercase written). Errors never
 //! contain the text that failed to parse: it may be a private key.
 
+pub use braid_proto::crypto::PublicKey;
 use braid_proto::crypto::StaticSecret;
 use core::fmt;
 use zeroize::Zeroizing;
@@ -51,6 +52,17 @@ impl SecretKey {
     /// True for the all-zero key, which the UAPI uses to mean "no key".
     pub fn is_zero(&self) -> bool {
         self.0.iter().fold(0u8, |acc, b| acc | b) == 0
+    }
+
+    /// A new private key from the operating system's random number generator (`wg genkey`).
+    pub fn generate() -> SecretKey {
+        use rand_chacha::rand_core::SeedableRng;
+        genkey(&mut rand_chacha::ChaCha20Rng::from_os_rng())
+    }
+
+    /// The public key of this private key (`wg pubkey`).
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(pubkey(self))
     }
 }
 

@@ -7,4 +7,12 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod keys;
+pub mod net;
+pub mod tunnel;
 pub mod uapi;
+
+pub use braid_engine::in_process::PacketPort;
+pub use braid_engine::PeerEvent;
+pub use config::TunnelConfig;
+pub use net::NetStack;
+pub use tunnel::{Tunnel, TunnelError, TunnelOptions, TunnelStats};

@@ -2,7 +2,7 @@
 //! daemon only through its UAPI socket, as `wg` does, so they work the same against braid
 //! and (for `show`) against wireguard-go.
 
-pub mod demo_live;
+pub mod demo;
 pub mod show;
 pub mod uapi_client;
 pub mod up_down;

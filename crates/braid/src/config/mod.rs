@@ -99,6 +99,91 @@ impl TunnelConfig {
     }
 }
 
+impl TunnelConfig {
+    /// A config with only its private key: no port (any free one), no addresses, no peers.
+    /// The builder form of a config file: chain [`TunnelConfig::address`],
+    /// [`TunnelConfig::listen_port`], [`TunnelConfig::mtu`] and [`TunnelConfig::peer`].
+    pub fn new(private_key: SecretKey) -> TunnelConfig {
+        TunnelConfig {
+            private_key,
+            listen_port: None,
+            fwmark: None,
+            addresses: Vec::new(),
+            mtu: None,
+            dns: Vec::new(),
+            table: None,
+            pre_up: Vec::new(),
+            post_up: Vec::new(),
+            pre_down: Vec::new(),
+            post_down: Vec::new(),
+            save_config: false,
+            peers: Vec::new(),
+        }
+    }
+
+    /// Adds an interface address (`Address = addr/prefix`).
+    pub fn address(mut self, addr: IpAddr, prefix: u8) -> TunnelConfig {
+        self.addresses.push((addr, prefix));
+        self
+    }
+
+    /// Sets the UDP port (`ListenPort`).
+    pub fn listen_port(mut self, port: u16) -> TunnelConfig {
+        self.listen_port = Some(port);
+        self
+    }
+
+    /// Sets the tunnel MTU (`MTU`).
+    pub fn mtu(mut self, mtu: u16) -> TunnelConfig {
+        self.mtu = Some(mtu);
+        self
+    }
+
+    /// Adds a peer (a `[Peer]` section).
+    pub fn peer(mut self, peer: Peer) -> TunnelConfig {
+        self.peers.push(peer);
+        self
+    }
+}
+
+impl Peer {
+    /// A peer with only its public key (the builder form of a `[Peer]` section).
+    pub fn new(public_key: PublicKey) -> Peer {
+        Peer {
+            public_key,
+            preshared_key: None,
+            endpoint: None,
+            allowed_ips: Vec::new(),
+            persistent_keepalive: None,
+            line: 0,
+        }
+    }
+
+    /// Where the peer is reached (`Endpoint`).
+    pub fn endpoint(mut self, addr: core::net::SocketAddr) -> Peer {
+        self.endpoint = Some(EndpointSpec { host: addr.ip().to_string(), port: addr.port() });
+        self
+    }
+
+    /// A prefix routed to the peer and accepted from it (`AllowedIPs`).
+    pub fn allowed_ip(mut self, addr: IpAddr, prefix: u8) -> Peer {
+        self.allowed_ips.push((addr, prefix));
+        self
+    }
+
+    /// A pre-shared key (`PresharedKey`).
+    pub fn preshared_key(mut self, key: SecretKey) -> Peer {
+        self.preshared_key = Some(key);
+        self
+    }
+
+    /// A keepalive every `seconds` (`PersistentKeepalive`; 0 turns it off).
+    pub fn persistent_keepalive(mut self, seconds: u16) -> Peer {
+        self.persistent_keepalive = Some(seconds);
+        self
+    }
+}
+
 /// A config file read from disk, with the interface name its file name implies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigFile {

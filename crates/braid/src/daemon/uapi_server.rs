@@ -6,7 +6,7 @@
 //! socket buffer, not in memory). Each request runs against the device under its lock, like
 //! any other data-path call; the listen port and firewall mark change through the engine.
 
-use crate::uapi::{Errno, UapiHost, UapiSession};
+use crate::uapi::{EngineHost, UapiSession};
 use braid_engine::{EngineHandle, UdpUnderlay};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -104,7 +104,7 @@ fn serve_client(mut stream: UnixStream, engine: &EngineHandle<UdpUnderlay>) -> i
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut session = UapiSession::new();
     let mut buf = [0u8; 16384];
-    let mut host = EngineHost { engine };
+    let mut host = EngineHost::new(engine);
     loop {
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
@@ -124,59 +124,5 @@ fn serve_client(mut stream: UnixStream, engine: &EngineHandle<UdpUnderlay>) -> i
         if n == 0 || session.is_closed() {
             return Ok(());
         }
-    }
-}
-
-/// What the UAPI changes outside the device: the engine's underlay.
-struct EngineHost<'a> {
-    engine: &'a EngineHandle<UdpUnderlay>,
-}
-
-impl UapiHost for EngineHost<'_> {
-    fn listen_port(&self) -> u16 {
-        self.engine.listen_port()
-    }
-
-    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno> {
-        match self.engine.rebind(port) {
-            Ok(bound) => {
-                tracing::info!(port = bound, "listening");
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(Errno::EADDRINUSE),
-            Err(e) => Err(Errno::from(&e)),
-        }
-    }
-
-    fn fwmark(&self) -> u32 {
-        self.engine.fwmark()
-    }
-
-    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno> {
-        self.engine.set_fwmark(mark).map_err(|e| Errno::from(&e))
-    }
-
-    fn extras(&self) -> Vec<(String, String)> {
-        let stats = self.engine.stats();
-        let on = |b: bool| if b { "on" } else { "off" };
-        let side = &stats.packet_side;
-        let data = &stats.data_path;
-        let reads_per_queue: Vec<String> =
-            (0..side.queues).map(|q| stats.per_thread.get(q).map_or(0, |t| t.packet_reads).to_string()).collect();
-        vec![
-            ("tun_vnet_hdr".into(), on(side.vnet_hdr).into()),
-            ("tun_tso".into(), on(side.tso).into()),
-            ("tun_uso".into(), on(side.uso).into()),
-            ("tun_queues".into(), side.queues.to_string()),
-            ("tun_reads_per_queue".into(), reads_per_queue.join(",")),
-            ("udp_gso".into(), on(stats.underlay.gso).into()),
-            ("udp_gro".into(), on(stats.underlay.gro).into()),
-            ("tun_reads".into(), data.packet_reads.to_string()),
-            ("tun_packets_read".into(), data.packets_read.to_string()),
-            ("udp_sends".into(), data.underlay_sends.to_string()),
-            ("udp_receives".into(), data.underlay_messages.to_string()),
-            ("udp_datagrams_received".into(), data.underlay_datagrams.to_string()),
-            ("tun_writes".into(), data.packet_writes.to_string()),
-        ]
     }
 }

@@ -18,6 +18,7 @@
 //! failed rebind also leaves everything as it was. Keys never appear in errors or logs.
 
 mod apply;
+mod engine_host;
 mod errno;
 mod get;
 mod host;
@@ -28,6 +29,7 @@ mod values;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use engine_host::EngineHost;
 pub use errno::Errno;
 pub use get::{write_braid_extras, write_get_body};
 pub use host::UapiHost;

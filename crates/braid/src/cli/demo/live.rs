@@ -1,9 +1,9 @@
-//! `braid demo` with root: the real thing in miniature. Two network namespaces joined by a
+//! `braid demo --live` (root): the daemon in miniature. Two network namespaces joined by a
 //! veth pair, a braid daemon in each (real TUN devices, real UDP, configured over the UAPI
 //! exactly as `wg` would), a ping through the tunnel, and both sides' `show`. Everything it
 //! creates is removed again, by PID and by the names it made up, on every exit path.
 
-use super::{show, uapi_client};
+use crate::cli::{show, uapi_client};
 use crate::daemon::socket_path;
 use crate::keys::{genkey, key_to_hex, pubkey};
 use rand_chacha::rand_core::SeedableRng;
@@ -12,19 +12,19 @@ use std::io;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Whether the live demo can run here (root, `ip`, `/dev/net/tun`), or why not.
+/// Whether the live demo can run here (root, `ip`, `/dev/net/tun`), or what it lacks.
 pub fn available() -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+        return Err("root (network namespaces and TUN devices)".into());
+    }
     if !std::path::Path::new("/dev/net/tun").exists() {
-        return Err("no /dev/net/tun".into());
+        return Err("/dev/net/tun".into());
     }
     match Command::new("ip").args(["netns", "list"]).output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Err("`ip netns` is not usable (iproute2 missing or not root)".into()),
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err("`ip netns` (iproute2)".into()),
     }
-    if std::fs::metadata("/run").map(|m| m.permissions().readonly()).unwrap_or(true) {
-        return Err("cannot write under /run".into());
-    }
-    Ok(())
 }
 
 struct Namespace(String);

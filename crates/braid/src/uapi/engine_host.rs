@@ -1,0 +1,77 @@
+//! The [`UapiHost`] of a braid engine: the daemon's and an embedded tunnel's.
+
+use super::{Errno, UapiHost};
+use braid_engine::{EngineHandle, UdpUnderlay};
+use std::io;
+
+/// What the UAPI changes outside the device: the engine's underlay (port, firewall mark),
+/// and the data path's facts for `braid show`.
+pub struct EngineHost<'a> {
+    engine: &'a EngineHandle<UdpUnderlay>,
+}
+
+impl<'a> EngineHost<'a> {
+    /// The host of the engine behind `engine`.
+    pub fn new(engine: &'a EngineHandle<UdpUnderlay>) -> Self {
+        EngineHost { engine }
+    }
+}
+
+impl UapiHost for EngineHost<'_> {
+    fn listen_port(&self) -> u16 {
+        self.engine.listen_port()
+    }
+
+    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno> {
+        match self.engine.rebind(port) {
+            Ok(bound) => {
+                tracing::info!(port = bound, "listening");
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(Errno::EADDRINUSE),
+            Err(e) => Err(Errno::from(&e)),
+        }
+    }
+
+    fn fwmark(&self) -> u32 {
+        self.engine.fwmark()
+    }
+
+    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno> {
+        self.engine.set_fwmark(mark).map_err(|e| Errno::from(&e))
+    }
+
+    fn extras(&self) -> Vec<(String, String)> {
+        let stats = self.engine.stats();
+        let on = |b: bool| if b { "on" } else { "off" };
+        let side = &stats.packet_side;
+        let data = &stats.data_path;
+        let reads_per_queue: Vec<String> =
+            (0..side.queues).map(|q| stats.per_thread.get(q).map_or(0, |t| t.packet_reads).to_string()).collect();
+        let mut extras = vec![("packet_side".into(), side.kind.into())];
+        if side.kind == "tun" {
+            extras.extend([
+                ("tun_vnet_hdr".into(), on(side.vnet_hdr).into()),
+                ("tun_tso".into(), on(side.tso).into()),
+                ("tun_uso".into(), on(side.uso).into()),
+                ("tun_queues".into(), side.queues.to_string()),
+                ("tun_reads_per_queue".into(), reads_per_queue.join(",")),
+            ]);
+        }
+        extras.extend([
+            ("udp_gso".into(), on(stats.underlay.gso).into()),
+            ("udp_gro".into(), on(stats.underlay.gro).into()),
+        ]);
+        // The TUN's counters keep the names `braid show` always had.
+        let prefix = if side.kind == "tun" { "tun" } else { "packet" };
+        extras.extend([
+            (format!("{prefix}_reads"), data.packet_reads.to_string()),
+            (format!("{prefix}_packets_read"), data.packets_read.to_string()),
+            ("udp_sends".into(), data.underlay_sends.to_string()),
+            ("udp_receives".into(), data.underlay_messages.to_string()),
+            ("udp_datagrams_received".into(), data.underlay_datagrams.to_string()),
+            (format!("{prefix}_writes"), data.packet_writes.to_string()),
+        ]);
+        extras
+    }
+}
