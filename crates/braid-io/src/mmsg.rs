@@ -9,9 +9,10 @@
 #![allow(unsafe_code)]
 
 use crate::pktinfo::{self, Arrival, RECV_CONTROL_LEN, SEND_CONTROL_MAX};
+use socket2::{SockAddr, SockAddrStorage};
 use std::io;
-use std::mem::{size_of, zeroed};
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::mem::zeroed;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 
@@ -19,55 +20,6 @@ use std::os::fd::AsRawFd;
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]
 struct Control<const N: usize>([u8; N]);
-
-fn to_storage(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data; all-zero is a valid (AF_UNSPEC) value.
-    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
-            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = a.port().to_be();
-            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-            size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
-            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = a.port().to_be();
-            sin6.sin6_addr.s6_addr = a.ip().octets();
-            sin6.sin6_flowinfo = a.flowinfo();
-            sin6.sin6_scope_id = a.scope_id();
-            size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
-}
-
-fn from_storage(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match i32::from(storage.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let sin = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let sin6 = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                ip,
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
-        }
-        _ => None,
-    }
-}
 
 /// One message of a `recvmmsg`: `len` bytes in its buffer from `from`, with what its control
 /// messages said.
@@ -83,7 +35,8 @@ pub(crate) struct Message {
 pub struct RecvBatch {
     data: Vec<Vec<u8>>,
     control: Vec<Control<RECV_CONTROL_LEN>>,
-    addrs: Vec<libc::sockaddr_storage>,
+    /// Where the kernel writes each sender's address (socket2's storage: any family fits).
+    addrs: Vec<SockAddrStorage>,
     /// The syscall's arrays; their pointers are rewritten before every call.
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
@@ -112,8 +65,7 @@ impl RecvBatch {
         RecvBatch {
             data: (0..capacity).map(|_| vec![0; size]).collect(),
             control: vec![Control([0; RECV_CONTROL_LEN]); capacity],
-            // SAFETY: sockaddr_storage is plain data; zero is a valid value.
-            addrs: vec![unsafe { zeroed() }; capacity],
+            addrs: (0..capacity).map(|_| SockAddrStorage::zeroed()).collect(),
             iovs: vec![libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; capacity],
             // SAFETY: mmsghdr is plain data; zero is a valid value.
             hdrs: (0..capacity).map(|_| unsafe { zeroed() }).collect(),
@@ -146,8 +98,8 @@ pub(crate) fn recv_many(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result
         iovs[i] = libc::iovec { iov_base: data[i].as_mut_ptr().cast(), iov_len: data[i].len() };
         let hdr = &mut hdrs[i];
         hdr.msg_len = 0;
-        hdr.msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_hdr.msg_namelen = addrs[i].size_of();
+        hdr.msg_hdr.msg_name = (&mut addrs[i] as *mut SockAddrStorage).cast();
         hdr.msg_hdr.msg_iov = &mut iovs[i];
         hdr.msg_hdr.msg_iovlen = 1;
         hdr.msg_hdr.msg_control = control[i].0.as_mut_ptr().cast();
@@ -166,7 +118,11 @@ pub(crate) fn recv_many(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result
         let len = (hdr.msg_len as usize).min(batch.data[i].len());
         let control_len = hdr.msg_hdr.msg_controllen.min(RECV_CONTROL_LEN);
         let arrival = pktinfo::decode(&batch.control[i].0[..control_len]);
-        let from = from_storage(&batch.addrs[i])
+        let storage = std::mem::replace(&mut batch.addrs[i], SockAddrStorage::zeroed());
+        // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into this storage
+        // (zeroed before the call, so a short write leaves no uninitialised bytes).
+        let from = unsafe { SockAddr::new(storage, hdr.msg_hdr.msg_namelen) }
+            .as_socket()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address"))?;
         batch.messages.push(Message { len, from, arrival });
     }
@@ -187,7 +143,7 @@ pub(crate) struct Item {
 /// reused from batch to batch so sending allocates nothing once warmed up.
 pub struct SendBatch {
     pub(crate) items: Vec<Item>,
-    addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)>,
+    addrs: Vec<SockAddr>,
     controls: Vec<Control<SEND_CONTROL_MAX>>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
@@ -254,7 +210,7 @@ pub(crate) fn send_many(socket: &UdpSocket, buf: &[u8], batch: &mut SendBatch, s
     // SAFETY: mmsghdr is plain data; zero is a valid starting value.
     hdrs.resize_with(n.max(hdrs.len()), || unsafe { zeroed() });
     for m in items {
-        addrs.push(to_storage(m.to));
+        addrs.push(SockAddr::from(m.to));
         let bytes = &buf[m.range.clone()];
         iovs.push(libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() });
     }
@@ -263,8 +219,9 @@ pub(crate) fn send_many(socket: &UdpSocket, buf: &[u8], batch: &mut SendBatch, s
         // SAFETY: as above, zero is a valid mmsghdr; start each message from a clean header.
         hdrs[i] = unsafe { zeroed() };
         let hdr = &mut hdrs[i].msg_hdr;
-        hdr.msg_name = (&mut addrs[i].0 as *mut libc::sockaddr_storage).cast();
-        hdr.msg_namelen = addrs[i].1;
+        // The kernel only reads the address of a send.
+        hdr.msg_name = addrs[i].as_ptr().cast_mut().cast();
+        hdr.msg_namelen = addrs[i].len();
         hdr.msg_iov = &mut iovs[i];
         hdr.msg_iovlen = 1;
         if control_len > 0 {
