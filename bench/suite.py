@@ -100,8 +100,9 @@ def _start_iperf_server(lab, ns, name):
     return proc
 
 
-def run_suite(impl, rep, tag, log_dir, seconds, ping_count, ping_interval, say):
-    """Measures `impl` once; returns {metric: value} plus 'errors' and raw details."""
+def run_suite(impl, rep, tag, log_dir, seconds, ping_count, ping_interval, say, only=None):
+    """Measures `impl` once; returns {metric: value} plus 'errors' and raw details. `only`, if
+    given, is the list of step labels to run (e.g. ["TCP 1 stream + CPU"])."""
     names = Names(tag, impl.code, rep)
     result = {"impl": impl.name, "rep": rep, "errors": {}}
     with Lab(log_dir) as lab:
@@ -127,6 +128,8 @@ def run_suite(impl, rep, tag, log_dir, seconds, ping_count, ping_interval, say):
 
         def step(label, action):
             nonlocal server
+            if only is not None and label not in only:
+                return
             for d in daemons:
                 if d.poll() is not None:
                     raise LabError(f"{impl.name} daemon died ({d.returncode}):\n{_log_tail(d)}")
