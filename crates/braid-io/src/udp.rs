@@ -109,8 +109,8 @@ fn unmap_ip(ip: IpAddr) -> IpAddr {
 
 /// Socket buffer size: `BRAID_UDP_BUFFER` bytes if set, else 1 MiB (16 full GRO runs): enough
 /// to absorb a burst between two turns of the event loop, while every byte of it is queueing
-/// delay once the receiver falls behind. Measured under a saturating TCP stream (docs/
-/// BENCHMARKS.md): 4 MiB gave 4.4 ms average ping, 1 MiB 2.7–3.2 ms, no throughput lost.
+/// delay once the receiver falls behind: larger buffers lengthened the ping under load without
+/// adding throughput (docs/BENCHMARKS.md has the figures).
 fn socket_buffer_size() -> usize {
     std::env::var("BRAID_UDP_BUFFER").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 20)
 }

@@ -25,7 +25,7 @@ impl core::fmt::Debug for PublicKey {
 
 /// A clamped X25519 private key (static or ephemeral), zeroed on drop.
 ///
-/// The backend's key object is built once (it derives the public key on construction, ~10 µs)
+/// The backend's key object is built once (it derives the public key on construction, which costs about a DH)
 /// and reused for every Diffie-Hellman, which a handshake does up to four times per key.
 pub struct StaticSecret {
     bytes: [u8; KEY_LEN],

@@ -47,9 +47,9 @@ fn env_fd(name: &str) -> io::Result<Option<std::os::fd::OwnedFd>> {
 
 /// How many TUN queues (each read by its own thread) a new interface gets:
 /// `BRAID_TUN_QUEUES` if set (1–16), else half the cores (at most 4) on machines with at least
-/// 4 cores, and 1 below. Measured on the 2-core project machine, where the kernel, iperf3 and
-/// the peer need the other core, a second queue cost throughput (docs/BENCHMARKS.md); it pays
-/// where cores are spare, like the crypto pool.
+/// 4 cores, and 1 below: on fewer cores the kernel, the application and the peer need the
+/// other core, and a second queue costs throughput (docs/BENCHMARKS.md); it pays where cores
+/// are spare, like the crypto pool.
 fn tun_queues() -> usize {
     if let Some(n) = std::env::var("BRAID_TUN_QUEUES").ok().and_then(|v| v.parse::<usize>().ok()) {
         return n.clamp(1, 16);
