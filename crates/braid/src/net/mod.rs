@@ -39,7 +39,7 @@ use core::net::{IpAddr, SocketAddr};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
@@ -144,6 +144,62 @@ impl StackShared {
         state.waiters -= 1;
         (state, false)
     }
+}
+
+impl StackShared {
+    /// Runs `attempt` until it has an answer, waiting for the stack's progress in between (or
+    /// failing with `WouldBlock` when `nonblocking`, or after `timeout`, as `std::net` does);
+    /// the stack's thread is told to poll once something was done.
+    pub(crate) fn blocking<T>(
+        &self,
+        nonblocking: bool,
+        timeout: Option<Duration>,
+        mut attempt: impl FnMut(&mut StackState) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut state = self.lock();
+        loop {
+            if let Some(result) = attempt(&mut state) {
+                drop(state);
+                self.kick();
+                return result;
+            }
+            if nonblocking {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+            }
+            let (next, timed_out) = self.wait(state, deadline);
+            state = next;
+            if timed_out {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+            }
+        }
+    }
+
+    /// One `attempt` for an event loop: its answer, or `Pending` with `cx` woken after the
+    /// stack's next progress.
+    pub(crate) fn polled<T>(
+        &self,
+        cx: &mut Context<'_>,
+        attempt: impl FnOnce(&mut StackState) -> Option<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let mut state = self.lock();
+        match attempt(&mut state) {
+            Some(result) => {
+                drop(state);
+                self.kick();
+                Poll::Ready(result)
+            }
+            None => {
+                state.wake_later(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// What an attempt that found nothing to do answers: wait, unless the stack has stopped.
+pub(crate) fn not_yet<T>(state: &StackState) -> Option<io::Result<T>> {
+    state.closed.then(|| Err(closed()))
 }
 
 /// The userspace TCP/IP stack on a tunnel's in-process device, on a thread of its own.

@@ -2,13 +2,13 @@
 //! [`TcpStream`]'s `Read`/`Write` block unless `set_nonblocking(true)`; `poll_read` and
 //! `poll_write` fit an event loop or an async runtime.
 
-use super::{closed, connection_error, StackShared, StackState};
+use super::{closed, connection_error, not_yet, StackShared, StackState};
 use braid_stack::socket::{BindError, ConnectError, TcpListenerHandle, TcpStreamHandle};
 use braid_stack::tcp::{RecvError, SendError, Shutdown};
 use core::net::SocketAddr;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -33,12 +33,6 @@ impl core::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TcpStream").field("local", &self.local).field("remote", &self.remote).finish()
     }
-}
-
-/// What one attempt at a read or write found.
-enum Attempt<T> {
-    Done(io::Result<T>),
-    NotYet,
 }
 
 impl TcpStream {
@@ -141,92 +135,35 @@ impl TcpStream {
         state.sockets.tcp_stream(self.handle).map_or(0, |s| s.send_queue())
     }
 
-    fn try_read(&self, state: &mut StackState, buf: &mut [u8]) -> Attempt<usize> {
-        let Some(stream) = state.sockets.tcp_stream(self.handle) else { return Attempt::Done(Err(closed())) };
+    fn try_read(&self, state: &mut StackState, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let Some(stream) = state.sockets.tcp_stream(self.handle) else { return Some(Err(closed())) };
         match stream.recv(buf) {
-            Ok(0) if !buf.is_empty() => {
-                if state.closed {
-                    Attempt::Done(Err(closed()))
-                } else {
-                    Attempt::NotYet
-                }
-            }
-            Ok(n) => Attempt::Done(Ok(n)),
-            Err(RecvError::Finished | RecvError::Closed) => Attempt::Done(Ok(0)),
-            Err(RecvError::Connection(e)) => Attempt::Done(Err(connection_error(e))),
+            Ok(0) if !buf.is_empty() => not_yet(state),
+            Ok(n) => Some(Ok(n)),
+            Err(RecvError::Finished | RecvError::Closed) => Some(Ok(0)),
+            Err(RecvError::Connection(e)) => Some(Err(connection_error(e))),
         }
     }
 
-    fn try_write(&self, state: &mut StackState, buf: &[u8]) -> Attempt<usize> {
-        let Some(stream) = state.sockets.tcp_stream(self.handle) else { return Attempt::Done(Err(closed())) };
+    fn try_write(&self, state: &mut StackState, buf: &[u8]) -> Option<io::Result<usize>> {
+        let Some(stream) = state.sockets.tcp_stream(self.handle) else { return Some(Err(closed())) };
         match stream.send(buf) {
-            Ok(0) if !buf.is_empty() => {
-                if state.closed {
-                    Attempt::Done(Err(closed()))
-                } else {
-                    Attempt::NotYet
-                }
-            }
-            Ok(n) => Attempt::Done(Ok(n)),
-            Err(SendError::Closed) => Attempt::Done(Err(io::Error::from(io::ErrorKind::BrokenPipe))),
-            Err(SendError::Connection(e)) => Attempt::Done(Err(connection_error(e))),
-        }
-    }
-
-    /// Runs `attempt` until it is done, waiting for the stack in between (or not, when
-    /// non-blocking); the stack's thread is told to poll after anything was done.
-    fn blocking<T>(
-        &self,
-        timeout: Option<Duration>,
-        mut attempt: impl FnMut(&mut StackState) -> Attempt<T>,
-    ) -> io::Result<T> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut state: MutexGuard<'_, StackState> = self.shared.lock();
-        loop {
-            if let Attempt::Done(result) = attempt(&mut state) {
-                drop(state);
-                self.shared.kick();
-                return result;
-            }
-            if self.nonblocking.load(Ordering::Relaxed) {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
-            }
-            let (next, timed_out) = self.shared.wait(state, deadline);
-            state = next;
-            if timed_out {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
-            }
-        }
-    }
-
-    fn polled<T>(
-        &self,
-        cx: &mut Context<'_>,
-        attempt: impl FnOnce(&mut StackState) -> Attempt<T>,
-    ) -> Poll<io::Result<T>> {
-        let mut state = self.shared.lock();
-        match attempt(&mut state) {
-            Attempt::Done(result) => {
-                drop(state);
-                self.shared.kick();
-                Poll::Ready(result)
-            }
-            Attempt::NotYet => {
-                state.wake_later(cx.waker());
-                Poll::Pending
-            }
+            Ok(0) if !buf.is_empty() => not_yet(state),
+            Ok(n) => Some(Ok(n)),
+            Err(SendError::Closed) => Some(Err(io::Error::from(io::ErrorKind::BrokenPipe))),
+            Err(SendError::Connection(e)) => Some(Err(connection_error(e))),
         }
     }
 
     /// Reads what has arrived into `buf`, or registers `cx` to be woken when more does.
     /// `Ready(Ok(0))` is the end of the stream.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.polled(cx, |state| self.try_read(state, buf))
+        self.shared.polled(cx, |state| self.try_read(state, buf))
     }
 
     /// Queues what fits of `buf`, or registers `cx` to be woken when there is room.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.polled(cx, |state| self.try_write(state, buf))
+        self.shared.polled(cx, |state| self.try_write(state, buf))
     }
 
     fn read_timeout(&self) -> Option<Duration> {
@@ -240,13 +177,15 @@ impl TcpStream {
 
 impl io::Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.blocking(self.read_timeout(), |state| self.try_read(state, buf))
+        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
+        self.shared.blocking(nonblocking, self.read_timeout(), |state| self.try_read(state, buf))
     }
 }
 
 impl io::Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.blocking(self.write_timeout(), |state| self.try_write(state, buf))
+        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
+        self.shared.blocking(nonblocking, self.write_timeout(), |state| self.try_write(state, buf))
     }
 
     /// Data leaves as fast as the connection allows; nothing is held back to flush.
@@ -318,34 +257,19 @@ impl TcpListener {
             let (local, remote) = (stream.local_addr(), stream.remote_addr());
             return Some(Ok((TcpStream::new(self.shared.clone(), handle, local, remote), remote)));
         }
-        state.closed.then(|| Err(closed()))
+        not_yet(state)
     }
 
     /// Waits for the next connection (its handshake completed) and returns it with the
     /// peer's address.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let mut state = self.shared.lock();
-        loop {
-            if let Some(result) = self.try_accept(&mut state) {
-                return result;
-            }
-            if self.nonblocking.load(Ordering::Relaxed) {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
-            }
-            state = self.shared.wait(state, None).0;
-        }
+        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
+        self.shared.blocking(nonblocking, None, |state| self.try_accept(state))
     }
 
     /// Takes the next connection if one is ready, or registers `cx` to be woken.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let mut state = self.shared.lock();
-        match self.try_accept(&mut state) {
-            Some(result) => Poll::Ready(result),
-            None => {
-                state.wake_later(cx.waker());
-                Poll::Pending
-            }
-        }
+        self.shared.polled(cx, |state| self.try_accept(state))
     }
 }
 

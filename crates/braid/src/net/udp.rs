@@ -1,7 +1,7 @@
 //! UDP over the tunnel, shaped like `std::net::UdpSocket`.
 
 use super::tcp::bind_error;
-use super::{closed, StackShared, StackState};
+use super::{closed, not_yet, StackShared, StackState};
 use braid_stack::socket::{UdpConfig, UdpHandle, UdpSendError};
 use core::net::SocketAddr;
 use std::io;
@@ -49,8 +49,7 @@ impl UdpSocket {
         let Some(socket) = state.sockets.udp(self.handle) else { return Some(Err(closed())) };
         match socket.send_to(data, to) {
             Ok(()) => Some(Ok(data.len())),
-            Err(UdpSendError::BufferFull) if !state.closed => None,
-            Err(UdpSendError::BufferFull) => Some(Err(closed())),
+            Err(UdpSendError::BufferFull) => not_yet(state),
             Err(e @ UdpSendError::TooLong(_)) => Some(Err(io::Error::new(io::ErrorKind::InvalidInput, e))),
             Err(e @ UdpSendError::Unaddressable(_)) => Some(Err(io::Error::new(io::ErrorKind::AddrNotAvailable, e))),
         }
@@ -60,8 +59,7 @@ impl UdpSocket {
         let Some(socket) = state.sockets.udp(self.handle) else { return Some(Err(closed())) };
         match socket.recv_from(buf) {
             Some(r) => Some(Ok((r.len, r.meta.remote))),
-            None if state.closed => Some(Err(closed())),
-            None => None,
+            None => not_yet(state),
         }
     }
 
@@ -82,38 +80,15 @@ impl UdpSocket {
 
     /// Receives a datagram if one is waiting, or registers `cx` to be woken.
     pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
-        let mut state = self.shared.lock();
-        match self.try_recv(&mut state, buf) {
-            Some(result) => Poll::Ready(result),
-            None => {
-                state.wake_later(cx.waker());
-                Poll::Pending
-            }
-        }
+        self.shared.polled(cx, |state| self.try_recv(state, buf))
     }
 
     fn wait_for<T>(
         &self,
         timeout: Option<Duration>,
-        mut attempt: impl FnMut(&mut StackState) -> Option<io::Result<T>>,
+        attempt: impl FnMut(&mut StackState) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut state = self.shared.lock();
-        loop {
-            if let Some(result) = attempt(&mut state) {
-                drop(state);
-                self.shared.kick();
-                return result;
-            }
-            if self.nonblocking.load(Ordering::Relaxed) {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
-            }
-            let (next, timed_out) = self.shared.wait(state, deadline);
-            state = next;
-            if timed_out {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
-            }
-        }
+        self.shared.blocking(self.nonblocking.load(Ordering::Relaxed), timeout, attempt)
     }
 }
 

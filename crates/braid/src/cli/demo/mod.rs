@@ -15,12 +15,12 @@ mod progress;
 pub mod transfer;
 
 use crate::config::{Peer, TunnelConfig};
-use crate::keys::{genkey, pubkey};
+use crate::keys::{genkey, pubkey, SecretKey};
 use crate::net::NetStack;
 use crate::tunnel::{Tunnel, TunnelOptions};
 use crate::PeerEvent;
 use braid_proto::crypto::PublicKey;
-use core::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use progress::ProgressBar;
 use std::fmt::Write as _;
 use std::io;
@@ -34,8 +34,8 @@ pub const DEFAULT_SIZE: u64 = 256 << 20;
 
 const A_V4: [u8; 4] = [198, 19, 0, 1];
 const B_V4: [u8; 4] = [198, 19, 0, 2];
-const A_V6: &str = "fd00:19::1";
-const B_V6: &str = "fd00:19::2";
+const A_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x19, 0, 0, 0, 0, 0, 1);
+const B_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x19, 0, 0, 0, 0, 0, 2);
 /// The TCP port the receiving stack listens on.
 const PORT: u16 = 5201;
 /// Pings per address family.
@@ -94,15 +94,14 @@ struct End {
 }
 
 fn config(
-    own: &crate::keys::SecretKey,
+    own: &SecretKey,
     peer: PublicKey,
     v4: [u8; 4],
-    v6: &str,
+    v6: Ipv6Addr,
     peer_v4: [u8; 4],
-    peer_v6: &str,
+    peer_v6: Ipv6Addr,
 ) -> TunnelConfig {
-    let v6: IpAddr = v6.parse().unwrap_or(IpAddr::from([0u16; 8]));
-    let peer_v6: IpAddr = peer_v6.parse().unwrap_or(IpAddr::from([0u16; 8]));
+    let (v6, peer_v6) = (IpAddr::V6(v6), IpAddr::V6(peer_v6));
     TunnelConfig::new(own.clone())
         .address(IpAddr::from(v4), 24)
         .address(v6, 64)
@@ -143,7 +142,7 @@ pub fn run(size: u64) -> io::Result<String> {
         ms(first)
     );
     let v4 = ping_series(&a.net, IpAddr::from(B_V4))?;
-    let v6 = ping_series(&a.net, B_V6.parse().map_err(io::Error::other)?)?;
+    let v6 = ping_series(&a.net, IpAddr::V6(B_V6))?;
     println!("ping 198.19.0.2 through the tunnel: {}", v4.summary());
     println!("ping {B_V6} through the tunnel:   {}\n", v6.summary());
 
