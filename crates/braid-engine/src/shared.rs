@@ -196,11 +196,15 @@ impl<U: Underlay> Shared<U> {
     /// subscriber. A subscriber that does not keep up misses events rather than slowing the
     /// data path; one that hung up is forgotten.
     pub fn publish_events(&self, device: &mut Device) {
+        let Some(first) = device.poll_event() else { return };
         let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(event) = device.poll_event() {
-            let Some(event) = PeerEvent::from_device(device, event) else { continue };
-            tracing::debug!(?event, "peer event");
-            subscribers.retain(|s| !matches!(s.try_send(event), Err(TrySendError::Disconnected(_))));
+        let mut pending = Some(first);
+        while let Some(event) = pending {
+            if let Some(event) = PeerEvent::from_device(device, event) {
+                tracing::debug!(?event, "peer event");
+                subscribers.retain(|s| !matches!(s.try_send(event), Err(TrySendError::Disconnected(_))));
+            }
+            pending = device.poll_event();
         }
     }
 }
