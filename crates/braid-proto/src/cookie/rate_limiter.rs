@@ -5,8 +5,13 @@ use crate::time::Instant;
 use core::net::IpAddr;
 use std::collections::HashMap;
 
-/// How many sources the limiter tracks at most by default (the kernel's order of magnitude).
-pub const DEFAULT_RATELIMIT_MAX_SOURCES: usize = 8192;
+/// How many sources the limiter tracks at most by default: the kernel's table size on any
+/// host with more than 1 GiB (at about 40 bytes an entry, under 3 MiB).
+pub const DEFAULT_RATELIMIT_MAX_SOURCES: usize = 65536;
+/// The overflow bucket (shared by every source that finds the table full) refills this many
+/// times faster, with a burst this many times larger, than one source's: it stands for many
+/// sources at once, and still bounds the handshake work they can cause.
+const OVERFLOW_FACTOR: u64 = 16;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 /// Tokens are nanoseconds of credit: one packet costs this many (50 ms at 20 packets/s).
@@ -41,13 +46,30 @@ impl SourceKey {
     }
 }
 
-/// One source's bucket.
+/// One source's bucket (or the overflow's, `scale` times larger and faster).
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
-    /// Credit in nanoseconds, at most `BUCKET_CAPACITY_NS`.
+    /// Credit in nanoseconds, at most `BUCKET_CAPACITY_NS` × scale.
     tokens_ns: u64,
     /// The latest time this bucket was updated.
     last_ns: u64,
+}
+
+impl Bucket {
+    /// Refills for the time since the last packet (`scale` nanoseconds of credit per
+    /// nanosecond) and takes one packet's worth if there is enough.
+    fn take(&mut self, now_ns: u64, scale: u64) -> bool {
+        // A clock that steps backwards earns no credit and does not move `last_ns` back
+        // (which would credit the same interval twice later).
+        let elapsed = now_ns.saturating_sub(self.last_ns);
+        self.last_ns = self.last_ns.max(now_ns);
+        self.tokens_ns = self.tokens_ns.saturating_add(elapsed.saturating_mul(scale)).min(BUCKET_CAPACITY_NS * scale);
+        if self.tokens_ns < PACKET_COST_NS {
+            return false;
+        }
+        self.tokens_ns -= PACKET_COST_NS;
+        true
+    }
 }
 
 /// A token bucket per source: each IPv4 address or IPv6 /64 may send a burst of
@@ -58,12 +80,12 @@ struct Bucket {
 /// packets — the arithmetic is exact integer nanoseconds, no rounding drift. Memory is
 /// bounded: sources idle for over 1 s are swept out (at most once a second, inside
 /// [`allow`](Self::allow)), and the table never holds more than its maximum number of sources.
-/// When it is full, packets from *new* sources are refused rather than the table growing or
-/// known sources being evicted — the Linux kernel's choice: a flood from many sources can
-/// then delay a newcomer's handshake until the flood has been idle for a second or two (the
-/// sweep frees its entries) but cannot exhaust memory or reset another source's bucket.
-/// Sources already tracked keep their service during such a flood. (Under load only messages
-/// with a valid mac2 get here, so each flooding source must really receive at its address.)
+/// When it is full, a *new* source is not refused (that let an attacker who keeps the table
+/// warm lock out every peer that was not in it yet): it is served from one shared overflow
+/// bucket, 16 times a source's rate and burst, until the sweep frees an entry for it. Known
+/// sources keep their own buckets; the total work the overflow admits stays bounded.
+/// (Under load only messages with a valid mac2 get here, so each flooding source must really
+/// receive at its address.)
 ///
 /// The table is a std `HashMap` with its randomly keyed SipHash: the keys are chosen by
 /// remote senders, so a fixed hash would invite collision flooding. The limiter's decisions
@@ -73,6 +95,8 @@ pub struct RateLimiter {
     buckets: HashMap<SourceKey, Bucket>,
     max_sources: usize,
     last_sweep: Instant,
+    /// Shared by the sources that found the table full.
+    overflow: Bucket,
 }
 
 impl Default for RateLimiter {
@@ -89,7 +113,8 @@ impl RateLimiter {
 
     /// A limiter tracking at most `max_sources` sources at a time (a memory bound).
     pub fn with_max_sources(max_sources: usize) -> Self {
-        RateLimiter { buckets: HashMap::new(), max_sources, last_sweep: Instant::ZERO }
+        let overflow = Bucket { tokens_ns: BUCKET_CAPACITY_NS * OVERFLOW_FACTOR, last_ns: 0 };
+        RateLimiter { buckets: HashMap::new(), max_sources, last_sweep: Instant::ZERO, overflow }
     }
 
     /// Takes one token from `ip`'s bucket: true if the packet may be processed, false if the
@@ -101,19 +126,10 @@ impl RateLimiter {
         let now_ns = now.as_nanos();
         let key = SourceKey::of(ip);
         if let Some(bucket) = self.buckets.get_mut(&key) {
-            // A clock that steps backwards earns no credit and does not move `last_ns`
-            // back (which would credit the same interval twice later).
-            let elapsed = now_ns.saturating_sub(bucket.last_ns);
-            bucket.last_ns = bucket.last_ns.max(now_ns);
-            bucket.tokens_ns = bucket.tokens_ns.saturating_add(elapsed).min(BUCKET_CAPACITY_NS);
-            if bucket.tokens_ns < PACKET_COST_NS {
-                return false;
-            }
-            bucket.tokens_ns -= PACKET_COST_NS;
-            return true;
+            return bucket.take(now_ns, 1);
         }
         if self.buckets.len() >= self.max_sources {
-            return false;
+            return self.overflow.take(now_ns, OVERFLOW_FACTOR);
         }
         self.buckets.insert(key, Bucket { tokens_ns: BUCKET_CAPACITY_NS - PACKET_COST_NS, last_ns: now_ns });
         true
@@ -246,21 +262,56 @@ mod tests {
         let t0 = Instant::from_nanos(T0);
         let known = v4(0xdead_beef);
         assert!(rl.allow(t0, known));
-        let mut admitted = 1;
-        for n in 0..50_000u32 {
-            if rl.allow(t0 + core::time::Duration::from_nanos(u64::from(n)), v4(n)) {
-                admitted += 1;
-            }
+        for n in 0..100_000u32 {
+            rl.allow(t0 + core::time::Duration::from_nanos(u64::from(n)), v4(n));
         }
-        assert_eq!(admitted, DEFAULT_RATELIMIT_MAX_SOURCES);
-        assert_eq!(rl.len(), DEFAULT_RATELIMIT_MAX_SOURCES);
-        // New sources are refused, a known source keeps its bucket.
-        assert!(!rl.allow(Instant::from_nanos(T0 + 100_000), v4(0x0102_0304)));
-        assert!(rl.allow(Instant::from_nanos(T0 + 100_000), known));
+        assert_eq!(rl.len(), DEFAULT_RATELIMIT_MAX_SOURCES, "memory stays bounded");
+        // A known source keeps its own bucket.
+        assert!(rl.allow(Instant::from_nanos(T0 + 200_000), known));
         // Once the flood is idle for over a second, the sweep makes room again.
         let after = Instant::from_nanos(T0 + 2 * NANOS_PER_SEC);
         assert!(rl.allow(after, v4(0x0102_0304)));
         assert_eq!(rl.len(), 1);
+    }
+
+    /// Security review finding 1 (docs/SECURITY.md): an attacker keeps a full table warm
+    /// (every entry refreshed once a second); a peer that was not in it must still get its
+    /// handshakes through. Refused whole on 1a8c593.
+    #[test]
+    fn a_full_table_kept_warm_does_not_lock_a_new_source_out() {
+        let max = 4096;
+        let mut rl = RateLimiter::with_max_sources(max);
+        let newcomer = v4(0xc633_6401);
+        let mut got_through = 0;
+        let mut tried = 0;
+        for second in 0..30u64 {
+            let t = T0 + second * NANOS_PER_SEC;
+            for n in 0..max as u32 {
+                rl.allow(Instant::from_nanos(t + u64::from(n) * 1000), v4(0x0a00_0000 + n));
+            }
+            assert!(rl.len() <= max);
+            // The real peer retries every 5 s, as WireGuard does.
+            if second % 5 == 0 {
+                tried += 1;
+                if rl.allow(Instant::from_nanos(t + 500_000_000), newcomer) {
+                    got_through += 1;
+                }
+            }
+        }
+        assert_eq!(got_through, tried, "every retry of the newcomer got through");
+    }
+
+    #[test]
+    fn the_overflow_bucket_is_bounded_too() {
+        let mut rl = RateLimiter::with_max_sources(1);
+        let t = Instant::from_nanos(T0);
+        assert!(rl.allow(t, v4(1)));
+        // Sources beyond the table share 16 × the burst, then 16 × the rate.
+        let burst = (0..1000u32).filter(|&n| rl.allow(t, v4(1000 + n))).count();
+        assert_eq!(burst, 16 * RATELIMIT_BURST as usize);
+        let next = Instant::from_nanos(T0 + NANOS_PER_SEC / 10);
+        let tenth = (0..1000u32).filter(|&n| rl.allow(next, v4(5000 + n))).count();
+        assert_eq!(tenth, 16 * RATELIMIT_PACKETS_PER_SECOND as usize / 10);
     }
 
     #[test]
