@@ -8,7 +8,7 @@ use crate::packet_side::{
     DeliveryBatch, LinkMtu, PacketBatch, PacketReader, PacketSide, PacketSideInfo, PacketWriter, DELIVERY_BATCH,
     DELIVERY_HEADROOM,
 };
-use braid_io::offload::{segment, Coalescer, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
+use braid_io::offload::{segment_from, Coalescer, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 use braid_io::tun::TunOffloads;
 use braid_io::Tun;
 use flow_queue::flow_queue;
@@ -66,7 +66,7 @@ impl PacketSide for TunSide {
     fn reader(&self, queue: usize) -> io::Result<TunReader> {
         let tun = self.queues.get(queue).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?.clone();
         let rx = if self.offloads.vnet_hdr { vec![0; TUN_READ_ROOM] } else { Vec::new() };
-        Ok(TunReader { tun, vnet_hdr: self.offloads.vnet_hdr, rx })
+        Ok(TunReader { tun, vnet_hdr: self.offloads.vnet_hdr, rx, rest: None })
     }
 
     fn writer(&self) -> TunWriter {
@@ -104,6 +104,28 @@ pub struct TunReader {
     vnet_hdr: bool,
     /// With offloads: the virtio-net header and the (super-)packet, before segmentation.
     rx: Vec<u8>,
+    /// A super-packet in `rx` with more segments than one batch holds: its length, header and
+    /// the next segment to write. The next read continues it before reading the TUN again.
+    rest: Option<(usize, VirtioNetHdr, usize)>,
+}
+
+impl TunReader {
+    /// Segments `rx[..n]` from segment `first` into `batch`.
+    fn segment(&mut self, n: usize, hdr: VirtioNetHdr, first: usize, batch: &mut PacketBatch) -> io::Result<usize> {
+        let (bufs, lens) = batch.buffers_mut();
+        let packet = &self.rx[VIRTIO_NET_HDR_LEN..n.max(VIRTIO_NET_HDR_LEN)];
+        match segment_from(&hdr, packet, first, bufs, 0, lens) {
+            Ok((written, total)) => {
+                self.rest = (first + written < total).then_some((n, hdr, first + written));
+                batch.set_len(written);
+                Ok(written)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "unsegmentable TUN packet dropped");
+                Ok(0)
+            }
+        }
+    }
 }
 
 impl PacketReader for TunReader {
@@ -113,29 +135,22 @@ impl PacketReader for TunReader {
 
     fn read(&mut self, batch: &mut PacketBatch) -> io::Result<usize> {
         batch.clear();
-        let (bufs, lens) = batch.buffers_mut();
         if !self.vnet_hdr {
+            let (bufs, lens) = batch.buffers_mut();
             // Without offloads a read is one packet: straight into the batch, no copy.
             let n = self.tun.recv(&mut bufs[0])?;
             lens[0] = n;
             batch.set_len(1);
             return Ok(1);
         }
+        if let Some((n, hdr, next)) = self.rest.take() {
+            return self.segment(n, hdr, next, batch);
+        }
         let n = self.tun.recv(&mut self.rx)?;
         let Some(hdr) = self.rx.get(..VIRTIO_NET_HDR_LEN).and_then(|b| VirtioNetHdr::parse(b).ok()) else {
             return Ok(0);
         };
-        let packet = &self.rx[VIRTIO_NET_HDR_LEN..n.max(VIRTIO_NET_HDR_LEN)];
-        match segment(&hdr, packet, bufs, 0, lens) {
-            Ok(count) => {
-                batch.set_len(count);
-                Ok(count)
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "unsegmentable TUN packet dropped");
-                Ok(0)
-            }
-        }
+        self.segment(n, hdr, 0, batch)
     }
 }
 

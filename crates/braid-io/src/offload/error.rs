@@ -43,6 +43,15 @@ pub enum OffloadError {
         /// Bytes the buffer has.
         available: usize,
     },
+    /// The IP header's length field (IPv4 total length, IPv6 payload length plus the header)
+    /// does not match the bytes read: a truncated read, which must not leave with fresh
+    /// lengths and checksums.
+    LengthMismatch {
+        /// The length the IP header claims.
+        header: usize,
+        /// The bytes actually read.
+        read: usize,
+    },
     /// A coalescing batch is inconsistent: headroom below the vnet header size, a length that
     /// runs past its buffer, or fewer lengths than buffers.
     InvalidBatch,
@@ -66,6 +75,9 @@ impl fmt::Display for OffloadError {
             }
             OffloadError::BufferTooSmall { needed, available } => {
                 write!(f, "output buffer of {available} bytes, {needed} needed")
+            }
+            OffloadError::LengthMismatch { header, read } => {
+                write!(f, "IP header says {header} bytes, {read} were read")
             }
             OffloadError::InvalidBatch => write!(f, "inconsistent coalescing batch"),
         }

@@ -124,6 +124,19 @@ impl IpLayout {
     }
 }
 
+/// Checks that the IP header's length field covers exactly `packet` (the caller parsed it as
+/// IPv4 or IPv6 already, so the fixed header is there).
+pub(crate) fn check_ip_length(layout: &IpLayout, packet: &[u8]) -> Result<(), OffloadError> {
+    let header = match layout.version {
+        IpVersion::V4 => usize::from(u16::from_be_bytes([packet[2], packet[3]])),
+        IpVersion::V6 => IPV6_HEADER_LEN + usize::from(u16::from_be_bytes([packet[4], packet[5]])),
+    };
+    if header != packet.len() {
+        return Err(OffloadError::LengthMismatch { header, read: packet.len() });
+    }
+    Ok(())
+}
+
 /// True for an IPv4 packet with More Fragments set or a non-zero fragment offset.
 /// The caller guarantees at least 20 bytes.
 pub(crate) fn ipv4_is_fragment(packet: &[u8]) -> bool {

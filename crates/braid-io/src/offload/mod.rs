@@ -25,7 +25,7 @@ mod tests;
 
 pub use coalesce::{Coalescer, MAX_UDP_GRO_SEGMENTS};
 pub use error::OffloadError;
-pub use segment::{complete_checksum, segment};
+pub use segment::{complete_checksum, segment, segment_from};
 pub use virtio_net_hdr::{
     GsoKind, VirtioNetHdr, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN,
     VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP,

@@ -13,9 +13,9 @@
 use braid_wire::checksum::Checksum;
 
 use super::layout::{
-    be16, be32, fix_ipv4_header_checksum, pseudo_header, put_be16, put_be32, tcp_header_len, IpLayout, IpVersion,
-    IPPROTO_TCP, IPPROTO_UDP, IPV6_HEADER_LEN, MAX_IP_LEN, TCP_CHECKSUM_OFFSET, TCP_CWR, TCP_FIN, TCP_FLAGS_OFFSET,
-    TCP_PSH, UDP_CHECKSUM_OFFSET, UDP_HEADER_LEN,
+    be16, be32, check_ip_length, fix_ipv4_header_checksum, pseudo_header, put_be16, put_be32, tcp_header_len, IpLayout,
+    IpVersion, IPPROTO_TCP, IPPROTO_UDP, IPV6_HEADER_LEN, MAX_IP_LEN, TCP_CHECKSUM_OFFSET, TCP_CWR, TCP_FIN,
+    TCP_FLAGS_OFFSET, TCP_PSH, UDP_CHECKSUM_OFFSET, UDP_HEADER_LEN,
 };
 use super::virtio_net_hdr::{GsoKind, VirtioNetHdr};
 use super::OffloadError;
@@ -44,19 +44,57 @@ pub fn segment<B: AsMut<[u8]>>(
     if plan.count > available {
         return Err(OffloadError::TooManySegments { needed: plan.count, available });
     }
-    for (i, buf) in out.iter_mut().take(plan.count).enumerate() {
-        let needed = offset.saturating_add(plan.segment_len(i));
+    write_segments(&plan, packet, 0, out, offset, sizes)
+}
+
+/// Like [`segment`], for a super-packet that splits into more segments than `out` holds:
+/// writes segments `first..` into as many buffers as there are, and returns how many it wrote
+/// and how many the packet splits into in all. Call again with `first` advanced until all are
+/// written (a 64 KiB packet at a small MSS is thousands of segments). A packet that is not a
+/// super-packet is one segment, as with [`segment`].
+pub fn segment_from<B: AsMut<[u8]>>(
+    hdr: &VirtioNetHdr,
+    packet: &[u8],
+    first: usize,
+    out: &mut [B],
+    offset: usize,
+    sizes: &mut [usize],
+) -> Result<(usize, usize), OffloadError> {
+    let kind = hdr.gso_kind()?;
+    if kind == GsoKind::None {
+        if first > 0 {
+            return Ok((0, 1));
+        }
+        return copy_single(hdr, packet, out, offset, sizes).map(|n| (n, 1));
+    }
+    let plan = Plan::new(hdr, kind, packet)?;
+    let written = write_segments(&plan, packet, first, out, offset, sizes)?;
+    Ok((written, plan.count))
+}
+
+/// Writes segments `first..` of `plan` into `out` (as many as fit, all checked first).
+fn write_segments<B: AsMut<[u8]>>(
+    plan: &Plan,
+    packet: &[u8],
+    first: usize,
+    out: &mut [B],
+    offset: usize,
+    sizes: &mut [usize],
+) -> Result<usize, OffloadError> {
+    let count = plan.count.saturating_sub(first).min(out.len().min(sizes.len()));
+    for (k, buf) in out.iter_mut().take(count).enumerate() {
+        let needed = offset.saturating_add(plan.segment_len(first + k));
         let available = buf.as_mut().len();
         if needed > available {
             return Err(OffloadError::BufferTooSmall { needed, available });
         }
     }
-    for (i, (buf, size)) in out.iter_mut().zip(sizes.iter_mut()).take(plan.count).enumerate() {
-        let len = plan.segment_len(i);
-        plan.write_segment(packet, i, &mut buf.as_mut()[offset..offset + len]);
+    for (k, (buf, size)) in out.iter_mut().zip(sizes.iter_mut()).take(count).enumerate() {
+        let len = plan.segment_len(first + k);
+        plan.write_segment(packet, first + k, &mut buf.as_mut()[offset..offset + len]);
         *size = len;
     }
-    Ok(plan.count)
+    Ok(count)
 }
 
 /// Completes a partial transport checksum in place, as the kernel's `skb_checksum_help` would:
@@ -106,8 +144,12 @@ fn copy_single<B: AsMut<[u8]>>(
     if needed > buf.len() {
         return Err(OffloadError::BufferTooSmall { needed, available: buf.len() });
     }
-    if hdr.needs_csum() && usize::from(hdr.csum_start) + usize::from(hdr.csum_offset) + 2 > packet.len() {
-        return Err(OffloadError::BadChecksumOffsets);
+    if hdr.needs_csum() {
+        if usize::from(hdr.csum_start) + usize::from(hdr.csum_offset) + 2 > packet.len() {
+            return Err(OffloadError::BadChecksumOffsets);
+        }
+        // A checksum completed over a truncated packet would make it look whole.
+        check_ip_length(&IpLayout::parse(packet)?, packet)?;
     }
     let dst = &mut buf[offset..needed];
     dst.copy_from_slice(packet);
@@ -173,6 +215,9 @@ impl Plan {
         if headers_len + payload_len.min(gso_size) - length_base > MAX_IP_LEN {
             return Err(OffloadError::SegmentTooLarge);
         }
+        // Last, once the headers are known good: a read cut short (or padded) must not leave
+        // as segments with fresh lengths and checksums.
+        check_ip_length(&layout, packet)?;
         Ok(Plan { layout, headers_len, payload_len, gso_size, count, tcp })
     }
 

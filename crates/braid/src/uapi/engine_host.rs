@@ -56,6 +56,8 @@ impl UapiHost for EngineHost<'_> {
                 ("tun_uso".into(), on(side.uso).into()),
                 ("tun_queues".into(), side.queues.to_string()),
                 ("tun_reads_per_queue".into(), reads_per_queue.join(",")),
+                // Reads refused whole (a malformed or truncated super-packet).
+                ("tun_unusable_reads".into(), data.unusable_reads.to_string()),
             ]);
         }
         extras.extend([

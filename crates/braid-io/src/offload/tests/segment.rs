@@ -342,6 +342,56 @@ fn oversized_segments_are_refused() {
     packet[2..4].copy_from_slice(&[0xff, 0xff]);
     let hdr = VirtioNetHdr { gso_type: VIRTIO_NET_HDR_GSO_TCPV4, gso_size: 65535, ..VirtioNetHdr::EMPTY };
     assert_eq!(split(&hdr, &packet, 4).unwrap_err(), OffloadError::SegmentTooLarge);
+    // With a size that fits, the bogus length is what refuses it: 70 040 bytes read, the
+    // header claims 65 535.
     let hdr = VirtioNetHdr { gso_size: 65535 - 40, ..hdr };
-    assert_eq!(split(&hdr, &packet, 4).unwrap().len(), 2);
+    assert_eq!(split(&hdr, &packet, 4).unwrap_err(), OffloadError::LengthMismatch { header: 65535, read: 70040 });
+}
+
+/// Security review finding 8 (docs/SECURITY.md): a super-packet cut short by the read (an
+/// IPv6 USO packet can be 40 + 65 535 bytes, more than the old read buffer) used to leave as
+/// segments with freshly computed lengths and checksums. Segmented whole on 1a8c593.
+#[test]
+fn a_super_packet_cut_short_is_refused() {
+    for spec in [Spec::udp6().with_payload(pattern(20_000, 3)), Spec::tcp4().with_payload(pattern(20_000, 4))] {
+        let (hdr, packet) = spec.build_gso(1400);
+        assert!(split(&hdr, &packet, 64).is_ok(), "whole, it segments");
+        let cut = &packet[..packet.len() - 100];
+        assert_eq!(
+            split(&hdr, cut, 64).unwrap_err(),
+            OffloadError::LengthMismatch { header: packet.len(), read: packet.len() - 100 }
+        );
+        // A single packet with a partial checksum to complete: refused too.
+        let (single_hdr, single) = spec.clone().with_payload(pattern(500, 5)).build_gso(1400);
+        let single_hdr = VirtioNetHdr { gso_type: VIRTIO_NET_HDR_GSO_NONE, gso_size: 0, ..single_hdr };
+        assert!(single_hdr.needs_csum());
+        assert!(split(&single_hdr, &single, 1).is_ok());
+        let short = &single[..single.len() - 10];
+        assert!(matches!(split(&single_hdr, short, 1), Err(OffloadError::LengthMismatch { .. })));
+    }
+}
+
+/// Security review finding 9 (part): a TSO burst of more segments than the reader has buffers
+/// (a 64 KiB packet at a small MSS) was dropped whole. `segment_from` writes it in passes.
+#[test]
+fn a_super_packet_of_more_segments_than_buffers_is_written_in_passes() {
+    let spec = Spec::tcp4().with_payload(pattern(65_000, 21));
+    let (hdr, packet) = spec.build_gso(100);
+    assert!(matches!(split(&hdr, &packet, 128), Err(OffloadError::TooManySegments { needed: 650, .. })));
+    let mut out = vec![vec![0u8; OFFSET + 200]; 128];
+    let mut sizes = vec![0usize; 128];
+    let mut got = Vec::new();
+    let mut first = 0;
+    loop {
+        let (written, total) =
+            crate::offload::segment_from(&hdr, &packet, first, &mut out, OFFSET, &mut sizes).unwrap();
+        assert_eq!(total, 650);
+        got.extend(out.iter().zip(&sizes).take(written).map(|(b, &n)| b[OFFSET..OFFSET + n].to_vec()));
+        first += written;
+        if first == total {
+            break;
+        }
+        assert_eq!(written, 128);
+    }
+    assert!(got == expected_segments(&spec, 100), "the same segments as in one pass");
 }
