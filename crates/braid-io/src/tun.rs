@@ -51,7 +51,8 @@ fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
 }
 
 impl Tun {
-    /// Creates (or attaches to) TUN interface `name` with IFF_TUN | IFF_NO_PI, non-blocking.
+    /// Creates TUN interface `name` with IFF_TUN | IFF_NO_PI, non-blocking; an interface of
+    /// that name that exists already is an error (see [`Tun::create_queues`]).
     pub fn create(name: &str) -> io::Result<Tun> {
         Self::open(name, false)
     }
@@ -67,11 +68,14 @@ impl Tun {
     /// so one reader thread per queue sees whole flows, in order. The interface lives until
     /// the last queue closes. `queues == 1` opens an ordinary single-queue device, exactly
     /// as [`Tun::create`] or [`Tun::create_with_offloads`] would.
+    ///
+    /// The interface must not exist yet (IFF_TUN_EXCL): attaching to an existing persistent
+    /// TUN would let its owner add a queue of their own and read the tunnel's plaintext.
     pub fn create_queues(name: &str, queues: usize, offload: bool) -> io::Result<Vec<Tun>> {
         if queues <= 1 {
-            return Self::open_flags(name, offload, 0).map(|t| vec![t]);
+            return Self::open_flags(name, offload, libc::IFF_TUN_EXCL).map(|t| vec![t]);
         }
-        let first = Self::open_flags(name, offload, libc::IFF_MULTI_QUEUE)?;
+        let first = Self::open_flags(name, offload, libc::IFF_MULTI_QUEUE | libc::IFF_TUN_EXCL)?;
         // Every queue attaches to the name the kernel gave the first.
         let actual = first.name.clone();
         let mut all = vec![first];
@@ -82,7 +86,7 @@ impl Tun {
     }
 
     fn open(name: &str, offload: bool) -> io::Result<Tun> {
-        Self::open_flags(name, offload, 0)
+        Self::open_flags(name, offload, libc::IFF_TUN_EXCL)
     }
 
     fn open_flags(name: &str, offload: bool, extra_flags: libc::c_int) -> io::Result<Tun> {
@@ -101,7 +105,14 @@ impl Tun {
         // open descriptor of /dev/net/tun for the duration of the call.
         let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) };
         if rc < 0 {
-            return Err(io::Error::last_os_error());
+            let e = io::Error::last_os_error();
+            if extra_flags & libc::IFF_TUN_EXCL != 0 && e.raw_os_error() == Some(libc::EBUSY) {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("interface {name} exists already; braid creates its own (remove it with `ip link delete {name}`)"),
+                ));
+            }
+            return Err(e);
         }
         // SAFETY: the kernel wrote a NUL-terminated name into ifr_name (IFNAMSIZ bytes).
         let name = unsafe { CStr::from_ptr(req.ifr_name.as_ptr()) }.to_string_lossy().into_owned();
@@ -280,6 +291,30 @@ mod tests {
             }
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// Security review finding 7 (docs/SECURITY.md): an existing TUN was attached to, so its
+    /// owner could add a queue and read the plaintext. Attached on 1a8c593.
+    #[test]
+    fn an_existing_tun_is_refused_not_taken_over() {
+        let name = format!("btex{}", std::process::id() % 100_000);
+        let first = match Tun::create_queues(&name, 1, true) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EPERM) => {
+                assert!(std::env::var("CI").is_err(), "CI runs as root");
+                eprintln!("skipping: {e}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        for queues in [1, 2] {
+            let err = Tun::create_queues(&name, queues, true).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+            assert!(err.to_string().contains(&name), "{err}");
+        }
+        drop(first);
+        // Gone with its last queue: the name is free again.
+        assert!(Tun::create_queues(&name, 2, true).is_ok());
     }
 
     #[test]

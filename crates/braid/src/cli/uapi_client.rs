@@ -17,7 +17,7 @@ pub struct Reply {
 
 /// Sends `request` (which must end with a blank line) to `interface` and reads the reply.
 pub fn request(interface: &str, request: &str) -> io::Result<Reply> {
-    let path = socket_path(interface);
+    let path = socket_path(interface)?;
     let mut stream = UnixStream::connect(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {}: {e}", path.display())))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;

@@ -86,10 +86,18 @@ fn plan(file: &ConfigFile) -> io::Result<Plan> {
     Ok(Plan { routes, uapi })
 }
 
-/// Removes the interface by removing its control socket (the daemon then exits and its TUN
-/// goes with it), and waits for it to be gone.
+/// Removes a braid interface by removing its control socket (the daemon then exits and its
+/// TUN goes with it), and waits for it to be gone. Only an interface a live braid (or
+/// wireguard-go) daemon serves is touched: a link of that name without one is somebody
+/// else's, and is left alone.
 fn remove_interface(name: &str) -> io::Result<()> {
-    let path = socket_path(name);
+    let path = socket_path(name)?;
+    if uapi_client::request(name, "get=1\n\n").is_err() {
+        // A socket file nobody answers on was left by a daemon that died: it goes, but a link
+        // of that name is not ours to delete.
+        let _ = std::fs::remove_file(&path);
+        return Err(fail(format!("{name} is not served by a braid daemon (nothing answers on {})", path.display())));
+    }
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -100,8 +108,7 @@ fn remove_interface(name: &str) -> io::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     if interface_exists(name) {
-        // Not a braid interface (or a stuck daemon): delete the link itself.
-        run("ip", &["link", "delete", "dev", name])?;
+        return Err(fail(format!("the daemon of {name} did not exit within 5 s of its socket's removal")));
     }
     Ok(())
 }
@@ -153,7 +160,8 @@ pub fn up(path: &Path) -> io::Result<String> {
     let name = &file.interface_name;
     run_hooks(&file.config.pre_up, name)?;
     let exe = std::env::current_exe()?;
-    let status = Command::new(&exe).arg(name).status()?;
+    // `--`: whatever the name, it is never taken for an option.
+    let status = Command::new(&exe).arg("--").arg(name).status()?;
     if !status.success() {
         return Err(fail(format!("the braid daemon for {name} did not start ({status})")));
     }
@@ -173,7 +181,8 @@ pub fn down(target: &str) -> io::Result<String> {
         None
     };
     let name = file.as_ref().map_or(target, |f| f.interface_name.as_str()).to_owned();
-    if !interface_exists(&name) && !socket_path(&name).exists() {
+    crate::config::check_interface_name(&name)?;
+    if !interface_exists(&name) && !socket_path(&name)?.exists() {
         return Err(fail(format!("{name} is not a running interface")));
     }
     if let Some(f) = &file {

@@ -26,7 +26,9 @@ mod tests;
 
 pub use endpoint::EndpointSpec;
 pub use error::{ConfigFileError, ConfigFileErrorKind, SectionKind};
-pub use interface_name::{interface_name_from_path, is_valid_interface_name, MAX_INTERFACE_NAME_LEN};
+pub use interface_name::{
+    check_interface_name, interface_name_from_path, is_valid_interface_name, MAX_INTERFACE_NAME_LEN,
+};
 pub use parser::parse_config;
 pub use uapi_set::{to_uapi_set, to_uapi_set_with, ResolveError};
 

@@ -161,6 +161,10 @@ fn serve(queues: Vec<Tun>, control: ControlSocket, ready: impl FnOnce()) -> io::
 
 /// Runs the daemon; the exit code is what the `braid` process returns.
 pub fn run(options: &DaemonOptions) -> ExitCode {
+    if let Err(e) = crate::config::check_interface_name(&options.interface) {
+        eprintln!("braid: {e}");
+        return ExitCode::FAILURE;
+    }
     let (queues, control) = match open_interface(&options.interface) {
         Ok(x) => x,
         Err(e) => {

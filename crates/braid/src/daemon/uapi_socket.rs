@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 /// Where control sockets live (wireguard-go's and wg's default).
 pub const SOCKET_DIR: &str = "/var/run/wireguard";
 
-/// The socket path of `interface`.
-pub fn socket_path(interface: &str) -> PathBuf {
-    Path::new(SOCKET_DIR).join(format!("{interface}.sock"))
+/// The socket path of `interface`; an invalid name (one with a `/`, or starting with `-`) is
+/// an error, so no path outside the socket directory is ever built from user input.
+pub fn socket_path(interface: &str) -> io::Result<PathBuf> {
+    crate::config::check_interface_name(interface)?;
+    Ok(Path::new(SOCKET_DIR).join(format!("{interface}.sock")))
 }
 
 /// A bound control socket that removes its file when dropped (if it is still ours).
@@ -28,7 +30,7 @@ impl ControlSocket {
     /// error; a stale file left by a crashed daemon is replaced.
     pub fn bind(interface: &str) -> io::Result<ControlSocket> {
         fs::DirBuilder::new().recursive(true).mode(0o755).create(SOCKET_DIR)?;
-        let path = socket_path(interface);
+        let path = socket_path(interface)?;
         if path.exists() {
             if UnixStream::connect(&path).is_ok() {
                 return Err(io::Error::new(
@@ -48,7 +50,7 @@ impl ControlSocket {
     /// Wraps an inherited listener (`WG_UAPI_FD`); its file is still removed on exit.
     pub fn from_listener(listener: UnixListener, interface: &str) -> io::Result<ControlSocket> {
         listener.set_nonblocking(true)?;
-        let path = socket_path(interface);
+        let path = socket_path(interface)?;
         let inode = inode_of(&path);
         Ok(ControlSocket { listener, path, inode })
     }

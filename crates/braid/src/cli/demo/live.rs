@@ -4,7 +4,6 @@
 //! creates is removed again, by PID and by the names it made up, on every exit path.
 
 use crate::cli::{show, uapi_client};
-use crate::daemon::socket_path;
 use crate::keys::{genkey, key_to_hex, pubkey};
 use rand_chacha::rand_core::SeedableRng;
 use std::fmt::Write as _;
@@ -158,7 +157,6 @@ pub fn run() -> io::Result<String> {
         let state = show::query(name)?;
         let _ = writeln!(out, "\n{}", show::render_text(&state, now).trim_end());
     }
-    let _ =
-        writeln!(out, "\ncleaning up: daemons stopped, namespaces deleted ({} removed)", socket_path(&wg_a).display());
+    let _ = writeln!(out, "\ncleaning up: daemons stopped, namespaces deleted ({wg_a} and {wg_b} removed)");
     Ok(out)
 }

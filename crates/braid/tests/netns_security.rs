@@ -1,0 +1,65 @@
+//! The security review's black-box checks (docs/SECURITY.md), each run as root in a namespace
+//! of its own, the way an attacker or a careless admin would try them.
+
+mod netns;
+
+use netns::{Impl, Netns};
+use std::process::Command;
+
+fn braid(ns: &Netns, args: &[&str]) -> (bool, String) {
+    let out = Command::new("timeout")
+        .args(["20", "ip", "netns", "exec", ns.name()])
+        .arg(env!("CARGO_BIN_EXE_braid"))
+        .args(args)
+        .output()
+        .expect("run braid");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// Finding 7: `ip tuntap add X mode tun` then `braid -f X` attached to it, so the device's
+/// owner could add a queue and read the plaintext. Now braid refuses, naming the device, and
+/// leaves it as it was.
+#[test]
+fn an_existing_tun_is_refused() {
+    if !netns::ready("an_existing_tun_is_refused", &["ip", "timeout"], &[Impl::Braid]) {
+        return;
+    }
+    let ns = Netns::new();
+    let ifname = netns::names::ifname();
+    ns.ip(&["tuntap", "add", &ifname, "mode", "tun"]);
+    let (ok, text) = braid(&ns, &["-f", &ifname]);
+    assert!(!ok, "braid attached to an existing TUN:\n{text}");
+    assert!(text.contains(&format!("interface {ifname} exists already")), "{text}");
+    assert!(ns.has_link(&ifname), "the existing device is left alone");
+    assert!(!netns::daemon::socket_path(&ifname).exists(), "no control socket was made");
+}
+
+/// Finding 6: `braid down ../../tmp/x` removed `/tmp/x.sock` and said "is down"; `braid down
+/// NAME` deleted any link of that name; a name starting with `-` became an option. Now one
+/// name check guards every entry, and only an interface a live daemon serves is taken down.
+#[test]
+fn interface_names_are_checked_and_only_braid_interfaces_are_taken_down() {
+    if !netns::ready("interface_names_are_checked", &["ip", "timeout"], &[Impl::Braid]) {
+        return;
+    }
+    let ns = Netns::new();
+    let scratch = netns::Scratch::new();
+    let victim = scratch.path().join("x.sock");
+    std::fs::write(&victim, b"not a socket").unwrap();
+    let traversal = format!("../../..{}", scratch.path().join("x").display());
+    let (ok, text) = braid(&ns, &["down", &traversal]);
+    assert!(!ok && text.contains("invalid interface name"), "{text}");
+    assert!(victim.exists(), "nothing outside the socket directory is removed");
+    // A TUN that is not braid's keeps existing.
+    let dummy = netns::names::ifname();
+    ns.ip(&["tuntap", "add", &dummy, "mode", "tun"]);
+    let (ok, text) = braid(&ns, &["down", &dummy]);
+    assert!(!ok, "{text}");
+    assert!(ns.has_link(&dummy), "braid down removed a link it does not serve:\n{text}");
+    // A name that looks like an option is refused, by the daemon and by `up`'s file name.
+    let (ok, text) = braid(&ns, &["--", "-evil"]);
+    assert!(!ok && text.contains("invalid interface name \"-evil\""), "{text}");
+    let conf = scratch.write("-f.conf", "[Interface]\nPrivateKey = aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd28=\n");
+    let (ok, text) = braid(&ns, &["up", conf.to_str().unwrap()]);
+    assert!(!ok, "{text}");
+}
