@@ -100,6 +100,45 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<usize> {
     Ok(chosen)
 }
 
+/// The effective user id of this process (whom its files and sockets belong to).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Who is at the other end of a connected Unix socket, as the kernel recorded it when the
+/// connection was made (SO_PEERCRED): not something the peer can claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCredentials {
+    /// The peer's process id.
+    pub pid: i32,
+    /// The peer's effective user id.
+    pub uid: u32,
+    /// The peer's effective group id.
+    pub gid: u32,
+}
+
+/// The credentials of the process at the other end of `socket` (a connected Unix stream).
+pub fn peer_credentials(socket: &impl std::os::fd::AsRawFd) -> io::Result<PeerCredentials> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED writes one `ucred` into the buffer we pass with its exact size; the
+    // descriptor is borrowed for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(PeerCredentials { pid: cred.pid, uid: cred.uid, gid: cred.gid })
+}
+
 /// Moves the calling thread into the network namespace at `path` (`/run/netns/NAME`, as
 /// `ip netns add` makes them), for a thread that should create its sockets there (a test's
 /// host, a helper serving one namespace). Other threads stay where they are; sockets keep
@@ -117,6 +156,14 @@ pub fn enter_network_namespace(path: &std::path::Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_socket_pair_reports_our_own_credentials() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let cred = peer_credentials(&a).unwrap();
+        assert_eq!(cred.uid, effective_uid());
+        assert_eq!(cred.pid, std::process::id() as i32);
+    }
 
     #[test]
     fn a_thread_can_be_pinned_and_reports_an_allowed_cpu() {

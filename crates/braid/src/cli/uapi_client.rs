@@ -5,8 +5,10 @@ use crate::daemon::socket_path;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
+use zeroize::Zeroize;
 
 /// The reply to one request: its `key=value` lines (without the final `errno`) and the errno.
+/// A `get` reply holds the private key: the lines are wiped when the reply is dropped.
 #[derive(Debug)]
 pub struct Reply {
     /// The reply's lines before `errno=`.
@@ -20,6 +22,21 @@ pub fn request(interface: &str, request: &str) -> io::Result<Reply> {
     let path = socket_path(interface)?;
     let mut stream = UnixStream::connect(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {}: {e}", path.display())))?;
+    // Whoever serves the socket gets our requests, `braid up`'s private key among them: it
+    // must be root or ourselves.
+    let server = braid_io::process::peer_credentials(&stream)?;
+    let ours = braid_io::process::effective_uid();
+    if server.uid != 0 && server.uid != ours {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is served by uid {} (pid {}), not root or us: refusing to talk to it",
+                path.display(),
+                server.uid,
+                server.pid
+            ),
+        ));
+    }
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.write_all(request.as_bytes())?;
     let mut reader = BufReader::new(stream);
@@ -37,9 +54,20 @@ pub fn request(interface: &str, request: &str) -> io::Result<Reply> {
         if key == "errno" {
             let errno = value
                 .parse()
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("malformed errno {value:?}")))?;
-            return Ok(Reply { lines, errno });
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("malformed errno {value:?}")));
+            line.zeroize();
+            return errno.map(|errno| Reply { lines, errno });
         }
         lines.push((key.to_owned(), value.to_owned()));
+        line.zeroize();
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        for (key, value) in &mut self.lines {
+            key.zeroize();
+            value.zeroize();
+        }
     }
 }

@@ -79,6 +79,10 @@ fn accept_all(listener: &UnixListener, engine: &EngineHandle<UdpUnderlay>, clien
                 return;
             }
         };
+        if !super::uapi_socket::client_allowed(&stream) {
+            tracing::warn!("a UAPI client of another user was turned away");
+            continue;
+        }
         if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
             clients.fetch_sub(1, Ordering::AcqRel);
             tracing::warn!("too many UAPI clients at once: one turned away");
