@@ -98,3 +98,69 @@ fn the_control_socket_serves_only_root_and_its_own_user() {
     // Root still is served.
     assert!(dev.show("private-key").len() > 40);
 }
+
+fn braid_env(ns: &Netns, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new("timeout")
+        .args(["20", "ip", "netns", "exec", ns.name()])
+        .arg(env!("CARGO_BIN_EXE_braid"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run braid");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// Finding 5: a config file others can write ran its hooks as root (owner and mode never
+/// checked, symlinks followed, hooks run with the caller's whole environment and PATH). Now
+/// such a file is refused before any hook runs, and hooks see a fixed environment.
+#[test]
+fn a_config_file_others_can_change_is_refused_and_hooks_get_a_fixed_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    if !netns::ready("a_config_file_others_can_change", &["ip", "timeout"], &[Impl::Braid]) {
+        return;
+    }
+    let ns = Netns::new();
+    let scratch = netns::Scratch::new();
+    let key = netns::wg::Keys::generate();
+    let marker = scratch.path().join("hook-ran");
+    let env_dump = scratch.path().join("hook-env");
+    let ifname = netns::names::ifname();
+    let conf = |pre_up: &str| format!("[Interface]\nPrivateKey = {}\nPreUp = {pre_up}\n", key.private);
+    // Writable by others: refused, its hook never runs.
+    let open = scratch.write(&format!("{ifname}.conf"), &conf(&format!("touch {}", marker.display())));
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (ok, text) = braid(&ns, &["up", open.to_str().unwrap()]);
+    assert!(!ok && text.contains("others may write to it"), "{text}");
+    assert!(!marker.exists(), "the hook of a refused file ran");
+    // A symbolic link to a good file: refused.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link_dir = scratch.path().join("links");
+    std::fs::create_dir(&link_dir).unwrap();
+    let link = link_dir.join(format!("{ifname}.conf"));
+    std::os::unix::fs::symlink(&open, &link).unwrap();
+    let (ok, text) = braid(&ns, &["up", link.to_str().unwrap()]);
+    assert!(!ok && text.contains("symbolic link"), "{text}");
+    // In a directory others may write to (not sticky): refused.
+    let shared = scratch.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let in_shared = shared.join(format!("{ifname}.conf"));
+    std::fs::copy(&open, &in_shared).unwrap();
+    std::fs::set_permissions(&in_shared, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (ok, text) = braid(&ns, &["up", in_shared.to_str().unwrap()]);
+    assert!(!ok && text.contains("its directory"), "{text}");
+    assert!(!marker.exists());
+    // A good file: the hook runs with PATH fixed and nothing of the caller's environment.
+    let good = scratch.write(&format!("{ifname}.conf"), &conf(&format!("env > {}", env_dump.display())));
+    let (ok, text) = braid_env(
+        &ns,
+        &["up", good.to_str().unwrap()],
+        &[("PATH", "/tmp/evil:/usr/bin:/bin:/usr/sbin:/sbin"), ("BRAID_TEST_SECRET", "x")],
+    );
+    assert!(ok, "{text}");
+    let seen = std::fs::read_to_string(&env_dump).unwrap();
+    assert!(seen.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "{seen}");
+    assert!(!seen.contains("evil") && !seen.contains("BRAID_TEST_SECRET"), "{seen}");
+    let (ok, text) = braid(&ns, &["down", &ifname]);
+    assert!(ok, "{text}");
+}

@@ -25,8 +25,19 @@ fn interface_exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()
 }
 
+/// The only `PATH` the tools and hooks `up` and `down` run see: a caller's `PATH` (or any
+/// other variable) never decides what runs as root.
+const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `program` with a fixed environment: `PATH` as above and nothing else from the caller.
+fn command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear().env("PATH", SAFE_PATH);
+    command
+}
+
 fn run(program: &str, args: &[&str]) -> io::Result<()> {
-    let out = Command::new(program).args(args).output().map_err(|e| fail(format!("cannot run {program}: {e}")))?;
+    let out = command(program).args(args).output().map_err(|e| fail(format!("cannot run {program}: {e}")))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(fail(format!("`{program} {}` failed: {}", args.join(" "), stderr.trim())));
@@ -79,7 +90,7 @@ fn plan(file: &ConfigFile) -> io::Result<Plan> {
             }
         }
     }
-    if !config.dns.is_empty() && Command::new("resolvconf").arg("--version").output().is_err() {
+    if !config.dns.is_empty() && command("resolvconf").arg("--version").output().is_err() {
         return Err(fail("DNS is set but resolvconf is not installed".to_owned()));
     }
     let uapi = crate::config::to_uapi_set(config).map_err(|e| fail(e.to_string()))?;
@@ -138,7 +149,7 @@ fn configure(file: &ConfigFile, plan: &Plan) -> io::Result<()> {
                 DnsEntry::SearchDomain(d) => input.push_str(&format!("search {d}\n")),
             }
         }
-        let mut child = Command::new("resolvconf")
+        let mut child = command("resolvconf")
             .args(["-a", &format!("tun.{name}"), "-m", "0", "-x"])
             .stdin(std::process::Stdio::piped())
             .spawn()?;
@@ -156,6 +167,9 @@ fn configure(file: &ConfigFile, plan: &Plan) -> io::Result<()> {
 /// `braid up FILE`: returns once the tunnel is configured and addressed, the daemon running.
 pub fn up(path: &Path) -> io::Result<String> {
     let file = load_config_file(path).map_err(|e| fail(e.to_string()))?;
+    if file.readable_by_others {
+        eprintln!("braid: warning: {} is readable by others, and it holds a private key", path.display());
+    }
     let plan = plan(&file)?;
     let name = &file.interface_name;
     run_hooks(&file.config.pre_up, name)?;

@@ -28,6 +28,10 @@ pub enum ConfigFileErrorKind {
     /// The file could not be read.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The file, or its directory, could be changed by someone other than root and its owner
+    /// (or is a symbolic link): its hooks run as root and its private key is trusted.
+    #[error("refusing an unsafe file: {0}")]
+    Unsafe(String),
     /// The file is not UTF-8 text.
     #[error("not UTF-8 text")]
     NotUtf8,

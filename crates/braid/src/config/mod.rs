@@ -193,17 +193,57 @@ pub struct ConfigFile {
     pub interface_name: String,
     /// The parsed contents.
     pub config: TunnelConfig,
+    /// Users other than the owner may read the file (and its private key): worth a warning,
+    /// as wg-quick gives one.
+    pub readable_by_others: bool,
 }
 
 /// Reads and parses `path`, which must be named `<interface>.conf` as wg-quick requires.
 /// Errors name the path as given.
+///
+/// The file is opened without following a symbolic link, and the opened file is checked:
+/// it and its directory must belong to root or to us and must not be writable by group or
+/// others (a sticky directory like `/tmp` is fine: others cannot replace the file there).
+/// `braid up` runs the file's hooks as root, and whoever can change the file decides them.
 pub fn load_config_file(path: &Path) -> Result<ConfigFile, ConfigFileError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let file = path.display().to_string();
     let interface_name = interface_name_from_path(path)
         .ok_or_else(|| ConfigFileError::whole_file(&file, ConfigFileErrorKind::BadInterfaceName))?;
-    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| ConfigFileError::whole_file(&file, e.into()))?);
+    let unsafe_file = |why: String| ConfigFileError::whole_file(&file, ConfigFileErrorKind::Unsafe(why));
+    let mut handle =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path).map_err(
+            |e| match e.raw_os_error() {
+                Some(libc::ELOOP) => unsafe_file("it is a symbolic link".into()),
+                _ => ConfigFileError::whole_file(&file, e.into()),
+            },
+        )?;
+    let meta = handle.metadata().map_err(|e| ConfigFileError::whole_file(&file, e.into()))?;
+    let ours = braid_io::process::effective_uid();
+    if !meta.is_file() {
+        return Err(unsafe_file("it is not a regular file".into()));
+    }
+    if meta.uid() != 0 && meta.uid() != ours {
+        return Err(unsafe_file(format!("it belongs to uid {}, not root or us", meta.uid())));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_file(format!("others may write to it (mode {:o})", meta.mode() & 0o777)));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir_meta = std::fs::metadata(dir).map_err(|e| ConfigFileError::whole_file(&file, e.into()))?;
+    if dir_meta.uid() != 0 && dir_meta.uid() != ours {
+        return Err(unsafe_file(format!("its directory belongs to uid {}, not root or us", dir_meta.uid())));
+    }
+    if dir_meta.mode() & 0o022 != 0 && dir_meta.mode() & 0o1000 == 0 {
+        return Err(unsafe_file(format!("others may write to its directory (mode {:o})", dir_meta.mode() & 0o777)));
+    }
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    std::io::Read::read_to_end(&mut handle, &mut bytes).map_err(|e| ConfigFileError::whole_file(&file, e.into()))?;
     let text =
         core::str::from_utf8(&bytes).map_err(|_| ConfigFileError::whole_file(&file, ConfigFileErrorKind::NotUtf8))?;
     let config = parse_config(&file, text)?;
-    Ok(ConfigFile { interface_name, config })
+    Ok(ConfigFile { interface_name, config, readable_by_others: meta.mode() & 0o044 != 0 })
 }
