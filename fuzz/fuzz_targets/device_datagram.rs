@@ -25,7 +25,7 @@ struct State {
 }
 
 fn device(seed: u8, peer_seed: u8, tunnel: Ipv4Addr, addr: SocketAddr) -> Device {
-    let config = DeviceConfig { private_key: Some([seed; 32]), ..DeviceConfig::default() };
+    let config = DeviceConfig { private_key: Some([seed; 32].into()), ..DeviceConfig::default() };
     let mut d = Device::new(config, Instant::ZERO, Duration::from_secs(1_700_000_000), Box::new(ChaCha20Rng::seed_from_u64(seed.into())));
     let mut p = PeerConfig::new(StaticSecret::from_bytes([peer_seed; 32]).public_key());
     p.endpoint = Some(addr.into());

@@ -254,7 +254,7 @@ mod tests {
         let poll = Poll::new().unwrap();
         let waker = mio::Waker::new(poll.registry(), WAKE).unwrap();
         let rng = <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(7);
-        let config = DeviceConfig { private_key: Some([3; 32]), ..DeviceConfig::default() };
+        let config = DeviceConfig { private_key: Some([3; 32].into()), ..DeviceConfig::default() };
         let mut device = Device::new(config, Instant::ZERO, Duration::ZERO, Box::new(rng));
         let mut peer = PeerConfig::new(PublicKey([9; 32]));
         peer.endpoint = Some(Endpoint::from(std::net::SocketAddr::from(([198, 18, 0, 2], 51820))));

@@ -35,7 +35,7 @@ fn packet(src: u8, dst: u8, payload: &[u8]) -> Vec<u8> {
 
 fn node(seed: u8, capacity: usize) -> Node {
     let (side, port) = in_process::pair(1420, capacity).unwrap();
-    let config = DeviceConfig { private_key: Some([seed; 32]), ..DeviceConfig::default() };
+    let config = DeviceConfig { private_key: Some([seed; 32].into()), ..DeviceConfig::default() };
     let engine = Engine::new(config, side, UdpUnderlay::bind_loopback().unwrap(), &EngineOptions::default()).unwrap();
     Node { engine: engine.spawn().unwrap(), port }
 }

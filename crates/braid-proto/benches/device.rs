@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 fn device(seed: u8, peer_seed: u8, peer_tunnel: Ipv4Addr, peer_addr: SocketAddr) -> Device {
-    let config = DeviceConfig { private_key: Some([seed; 32]), ..DeviceConfig::default() };
+    let config = DeviceConfig { private_key: Some([seed; 32].into()), ..DeviceConfig::default() };
     let mut d = Device::new(
         config,
         Instant::ZERO,

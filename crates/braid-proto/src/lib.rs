@@ -20,7 +20,7 @@ pub mod timers;
 pub use allowed_ips::AllowedIps;
 pub use device::{
     is_transport, ConfigError, Decrypted, Device, DeviceConfig, DeviceEvent, DeviceStats, DropReason, Endpoint,
-    OpenJob, PeerConfig, PeerId, PeerStats, SealJob, Transmit,
+    OpenJob, Opened, PeerConfig, PeerId, PeerStats, SealJob, Transmit,
 };
 pub use replay::ReplayWindow;
 pub use time::Instant;

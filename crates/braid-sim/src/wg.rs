@@ -84,7 +84,7 @@ impl Sim<Device> {
             if config.private_key.is_none() {
                 let mut key = [0u8; 32];
                 setup.rng.fill_bytes(&mut key);
-                config.private_key = Some(key);
+                config.private_key = Some(key.into());
             }
             Device::new(config, setup.now, setup.unix_now, Box::new(setup.rng))
         })
@@ -106,7 +106,7 @@ impl Sim<Device> {
         let (addr_a, addr_b) = (self.node_addr(a), self.node_addr(b));
         let config = |key, node, addr: SocketAddr, knows: bool, keepalive| PeerConfig {
             public_key: key,
-            preshared_key: options.preshared_key,
+            preshared_key: options.preshared_key.map(Into::into),
             endpoint: knows.then_some(Endpoint::from(addr)),
             persistent_keepalive: keepalive,
             allowed_ips: vec![(IpAddr::V4(tunnel_v4(node)), 32), (IpAddr::V6(tunnel_v6(node)), 128)],

@@ -3,7 +3,7 @@
 //! The device decides in order (route, session, counter) and finishes in order (replay
 //! window, roaming); in between, each packet's AEAD is independent and may run anywhere.
 
-use braid_proto::{DropReason, OpenJob, SealJob};
+use braid_proto::{DropReason, OpenJob, Opened, SealJob};
 use rayon::prelude::*;
 
 /// Batches smaller than this are sealed or opened on the calling thread: spreading them over
@@ -63,7 +63,7 @@ pub fn seal_all<'p>(
 }
 
 /// What opening one datagram gave: `None` when it had no job (a handshake, or no session).
-pub type Opened = Option<Result<usize, DropReason>>;
+pub type OpenResult = Option<Result<Opened, DropReason>>;
 
 /// Opens every transport datagram (the `size`-byte chunks of `run`) that has a job, on the
 /// pool when there is one and the run is large.
@@ -72,9 +72,9 @@ pub fn open_all(
     run: &mut [u8],
     size: usize,
     jobs: &[Option<OpenJob>],
-    results: &mut [Opened],
+    results: &mut [OpenResult],
 ) {
-    fn open(((datagram, job), result): ((&mut [u8], &Option<OpenJob>), &mut Opened)) {
+    fn open(((datagram, job), result): ((&mut [u8], &Option<OpenJob>), &mut OpenResult)) {
         *result = job.as_ref().map(|job| job.open(datagram));
     }
     match pool {

@@ -24,7 +24,7 @@ use crate::packet_side::{
 use crate::shared::Shared;
 use crate::underlay::Underlay;
 use braid_proto::{is_transport, Instant, OpenJob, SealJob};
-use crypto::{open_all, seal_all, Opened};
+use crypto::{open_all, seal_all, OpenResult};
 use send::{send_one, send_pending, Pending, SendScratch};
 use std::io;
 use std::sync::Arc;
@@ -60,7 +60,7 @@ pub struct DataPath<U: Underlay> {
     jobs: Vec<(SealJob, usize)>,
     send_scratch: SendScratch<U::SendBuf>,
     open_jobs: Vec<Option<OpenJob>>,
-    opened: Vec<Opened>,
+    opened: Vec<OpenResult>,
     recv: U::RecvBuf,
     delivery: DeliveryBatch,
     tx: Vec<u8>,

@@ -36,7 +36,7 @@ pub use config::{ConfigError, DeviceConfig, Endpoint, PeerConfig};
 pub use drop_reason::{DeviceStats, DropReason};
 pub use events::{DeviceEvent, EVENT_QUEUE_LIMIT};
 pub use peer::PeerStats;
-pub use pipeline::{is_transport, OpenJob, SealJob};
+pub use pipeline::{is_transport, OpenJob, Opened, SealJob};
 pub use session::{padded_len, TRANSPORT_HEADER_LEN, TRANSPORT_OVERHEAD};
 pub use timers::TimerKind;
 
@@ -165,7 +165,7 @@ impl Device {
             stats: DeviceStats::default(),
             events: EventQueue::default(),
         };
-        device.set_private_key(config.private_key);
+        device.set_private_key(config.private_key.as_deref().copied());
         device
     }
 
@@ -259,7 +259,7 @@ impl Device {
             }
         };
         let mut peer = Peer::new(id, config.public_key);
-        *peer.preshared_key = config.preshared_key.unwrap_or([0; 32]);
+        *peer.preshared_key = config.preshared_key.as_deref().copied().unwrap_or([0; 32]);
         peer.secrets =
             self.identity.as_ref().and_then(|i| PeerSecrets::new(i, config.public_key, *peer.preshared_key).ok());
         peer.endpoint = config.endpoint;

@@ -70,9 +70,36 @@ impl core::fmt::Debug for OpenJob {
 }
 
 impl OpenJob {
-    /// Verifies and decrypts the datagram in place; returns the padded plaintext length.
-    pub fn open(&self, datagram: &mut [u8]) -> Result<usize, DropReason> {
-        open_transport(&self.key, self.counter, datagram)
+    /// Verifies and decrypts the datagram in place. Success is an [`Opened`], which only this
+    /// function makes: [`Device::finish_open`] accepts no caller's word that a tag verified.
+    pub fn open(&self, datagram: &mut [u8]) -> Result<Opened, DropReason> {
+        let padded = open_transport(&self.key, self.counter, datagram)?;
+        Ok(Opened {
+            padded,
+            local_index: self.local_index,
+            counter: self.counter,
+            key: Arc::as_ptr(&self.key) as usize,
+        })
+    }
+}
+
+/// Proof that [`OpenJob::open`] verified a datagram's tag and decrypted it: what was opened,
+/// with which session's key. It cannot be built outside this crate, and
+/// [`Device::finish_open`] checks that it belongs to the job and that the job's key is still
+/// the session's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened {
+    padded: usize,
+    local_index: u32,
+    counter: u64,
+    /// The key object's address: its identity while the job keeps it alive.
+    key: usize,
+}
+
+impl Opened {
+    /// The padded plaintext length.
+    pub fn padded_len(&self) -> usize {
+        self.padded
     }
 }
 
@@ -142,16 +169,17 @@ impl Device {
 
     /// Completes a receive: `opened` is what [`OpenJob::open`] returned for `datagram`. Runs
     /// the replay window, roaming, timers and the allowed-IPs source check; returns where the
-    /// IP packet sits in `datagram`. Errors (the AEAD's included) are counted.
+    /// IP packet sits in `datagram`. Errors (the AEAD's included) are counted; an `Opened` of
+    /// another job is refused as a failed decryption.
     pub fn finish_open(
         &mut self,
         now: Instant,
         from: Endpoint,
         job: &OpenJob,
         datagram: &mut [u8],
-        opened: Result<usize, DropReason>,
+        opened: Result<Opened, DropReason>,
     ) -> Result<Option<Decrypted>, DropReason> {
-        let result = opened.and_then(|padded| self.finish_open_inner(now, from, job, datagram, padded));
+        let result = opened.and_then(|opened| self.finish_open_inner(now, from, job, datagram, opened));
         if let Err(reason) = result {
             self.stats.count_drop(reason);
         }
@@ -164,12 +192,23 @@ impl Device {
         from: Endpoint,
         job: &OpenJob,
         datagram: &[u8],
-        padded: usize,
+        opened: Opened,
     ) -> Result<Option<Decrypted>, DropReason> {
+        let belongs = opened.local_index == job.local_index
+            && opened.counter == job.counter
+            && opened.key == Arc::as_ptr(&job.key) as usize;
+        if !belongs {
+            return Err(DropReason::DecryptFailed);
+        }
+        let padded = opened.padded;
         let id = job.peer;
         let peer = peer_mut(&mut self.peers, id).ok_or(DropReason::UnknownIndex)?;
-        // The session may have been rotated out while the job was away.
+        // The session may have been rotated out while the job was away, and its index given
+        // to a new session: the key must still be the one the datagram was opened with.
         let (session, slot) = peer.sessions.find_mut(job.local_index).ok_or(DropReason::SessionExpired)?;
+        if !session.opens_with(&job.key) {
+            return Err(DropReason::SessionExpired);
+        }
         let late = session.is_late(job.counter);
         if !session.accept(job.counter) {
             return Err(DropReason::Replay);

@@ -44,8 +44,8 @@ impl Device {
         datagram: &mut [u8],
     ) -> Result<Option<Decrypted>, DropReason> {
         let job = self.prepare_open_inner(now, datagram)?;
-        let padded = job.open(datagram)?;
-        self.finish_open_inner(now, from, &job, datagram, padded)
+        let opened = job.open(datagram)?;
+        self.finish_open_inner(now, from, &job, datagram, opened)
     }
 
     fn receive_cookie_reply(&mut self, now: Instant, view: &CookieReply<&[u8]>) -> Result<(), DropReason> {

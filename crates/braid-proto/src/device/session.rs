@@ -109,6 +109,11 @@ impl Session {
         Arc::clone(&self.recv_key)
     }
 
+    /// Whether `key` is the key this session opens with (the same key object, not equal bytes).
+    pub fn opens_with(&self, key: &Arc<TransportKey>) -> bool {
+        Arc::ptr_eq(&self.recv_key, key)
+    }
+
     /// Whether `counter` is below the highest counter this session accepted (it came late).
     pub fn is_late(&self, counter: u64) -> bool {
         self.replay.max_seen().is_some_and(|max| counter < max)

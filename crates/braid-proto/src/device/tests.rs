@@ -20,7 +20,7 @@ fn key(seed: u8) -> [u8; 32] {
 }
 
 fn node(seed: u8) -> Node {
-    let config = DeviceConfig { private_key: Some(key(seed)), ..DeviceConfig::default() };
+    let config = DeviceConfig { private_key: Some(key(seed).into()), ..DeviceConfig::default() };
     Node {
         dev: Device::new(config, Instant::ZERO, UNIX_NOW, Box::new(ChaCha20Rng::seed_from_u64(seed as u64))),
         addr: SocketAddr::from(([198, 18, 0, seed], 51820)),
@@ -467,6 +467,21 @@ fn split_phase_jobs_match_the_one_call_paths_and_survive_rotation_checks() {
     let opened = job.open(&mut bad);
     assert_eq!(b.dev.finish_open(now, a.addr.into(), &job, &mut bad, opened), Err(DropReason::DecryptFailed));
     assert_eq!(b.dev.stats().drops(DropReason::DecryptFailed), before + 1);
+    // Security review finding 9 (docs/SECURITY.md): success is an `Opened` only `open` makes,
+    // and one opened for another datagram does not pass for this one (on 1a8c593 the caller's
+    // `Ok(len)` was taken on its word, tag or no tag).
+    let (p1, p2) = (ipv4(a.tunnel, b.tunnel, 70, 1), ipv4(a.tunnel, b.tunnel, 70, 2));
+    let n1 = a.dev.handle_packet(now, &p1, &mut out).unwrap().unwrap().len;
+    let mut d1 = out[..n1].to_vec();
+    let n2 = a.dev.handle_packet(now, &p2, &mut out).unwrap().unwrap().len;
+    let mut d2 = out[..n2].to_vec();
+    let (job1, job2) = (b.dev.prepare_open(now, &d1).unwrap(), b.dev.prepare_open(now, &d2).unwrap());
+    let opened1 = job1.open(&mut d1);
+    assert!(opened1.is_ok());
+    assert_eq!(b.dev.finish_open(now, a.addr.into(), &job2, &mut d2, opened1), Err(DropReason::DecryptFailed));
+    let opened2 = job2.open(&mut d2);
+    let r = b.dev.finish_open(now, a.addr.into(), &job2, &mut d2, opened2).unwrap().unwrap();
+    assert_eq!(&d2[r.packet], &p2[..]);
     // A job whose session disappeared meanwhile (keys zeroed) is refused, not applied.
     let p = ipv4(a.tunnel, b.tunnel, 60, 9);
     let n = a.dev.handle_packet(now, &p, &mut out).unwrap().unwrap().len;
