@@ -116,7 +116,9 @@ pub(crate) fn recv_many(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result
     batch.messages.clear();
     for (i, hdr) in batch.hdrs.iter().enumerate().take(rc as usize) {
         let len = (hdr.msg_len as usize).min(batch.data[i].len());
-        let control_len = hdr.msg_hdr.msg_controllen.min(RECV_CONTROL_LEN);
+        // `msg_controllen` is a `size_t` with glibc and a `socklen_t` with musl.
+        #[allow(clippy::unnecessary_cast)]
+        let control_len = (hdr.msg_hdr.msg_controllen as usize).min(RECV_CONTROL_LEN);
         let arrival = pktinfo::decode(&batch.control[i].0[..control_len]);
         let storage = std::mem::replace(&mut batch.addrs[i], SockAddrStorage::zeroed());
         // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into this storage

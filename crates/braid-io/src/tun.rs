@@ -103,7 +103,7 @@ impl Tun {
         req.ifr_ifru.ifru_flags = flags as libc::c_short;
         // SAFETY: TUNSETIFF reads and writes one `ifreq`, which `req` is, and `file` is an
         // open descriptor of /dev/net/tun for the duration of the call.
-        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) };
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF as _, &mut req as *mut libc::ifreq) };
         if rc < 0 {
             let e = io::Error::last_os_error();
             if extra_flags & libc::IFF_TUN_EXCL != 0 && e.raw_os_error() == Some(libc::EBUSY) {
@@ -128,7 +128,7 @@ impl Tun {
                 (libc::TUN_F_CSUM, true, false, false),
             ] {
                 // SAFETY: TUNSETOFFLOAD takes an unsigned long by value; the fd is our TUN.
-                if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, features as libc::c_ulong) } == 0 {
+                if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD as _, features as libc::c_ulong) } == 0 {
                     offloads.csum = csum;
                     offloads.tso = tso_on;
                     offloads.uso = uso;
@@ -144,11 +144,30 @@ impl Tun {
         self.offloads
     }
 
-    /// Adopts an already-open TUN descriptor (`WG_TUN_FD`, as wireguard-go honours it).
+    /// Adopts an already-open TUN descriptor (`WG_TUN_FD`, as wireguard-go honours it; see
+    /// [`adopt_inherited_fd`]). Its name and whether it carries a virtio-net header are read
+    /// from the device itself (`TUNGETIFF`); the offloads a parent granted are not known, so
+    /// none are assumed beyond the header.
     pub fn from_fd(fd: OwnedFd, name: &str) -> io::Result<Tun> {
         let file = File::from(fd);
+        // SAFETY: as in `open_flags`, TUNGETIFF fills one `ifreq`; the fd is a TUN.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNGETIFF as _, &mut req as *mut libc::ifreq) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel wrote a NUL-terminated name into ifr_name (IFNAMSIZ bytes).
+        let actual = unsafe { CStr::from_ptr(req.ifr_name.as_ptr()) }.to_string_lossy().into_owned();
+        if actual != name {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the inherited TUN is {actual}, not {name}"),
+            ));
+        }
+        // SAFETY: the kernel initialised the flags member of the union on success.
+        let flags = unsafe { req.ifr_ifru.ifru_flags };
+        let vnet_hdr = i32::from(flags) & libc::IFF_VNET_HDR != 0;
         set_nonblocking(file.as_raw_fd())?;
-        Ok(Tun { file, name: name.to_owned(), offloads: TunOffloads::default() })
+        Ok(Tun { file, name: actual, offloads: TunOffloads { vnet_hdr, ..TunOffloads::default() } })
     }
 
     /// The interface name the kernel gave the device.
@@ -190,7 +209,7 @@ pub fn set_interface_mtu(name: &str, mtu: usize) -> io::Result<()> {
         libc::c_int::try_from(mtu).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "MTU too large"))?;
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
     // SAFETY: SIOCSIFMTU reads the `ifreq` we pass (name and mtu set); the socket is open.
-    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFMTU, &mut req as *mut libc::ifreq) };
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFMTU as _, &mut req as *mut libc::ifreq) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -202,7 +221,7 @@ pub fn interface_mtu(name: &str) -> io::Result<usize> {
     let mut req = ifreq_for(name)?;
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
     // SAFETY: SIOCGIFMTU fills the `ifru_mtu` member of the `ifreq` we pass; the socket is open.
-    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFMTU, &mut req as *mut libc::ifreq) };
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFMTU as _, &mut req as *mut libc::ifreq) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -224,16 +243,69 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Takes ownership of an inherited descriptor number (from an environment variable).
-///
-/// The caller asserts the number names an open descriptor nobody else owns: the parent
-/// process handed it over for exactly this use.
-pub fn adopt_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+/// What an inherited descriptor must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InheritedFd {
+    /// An open TUN device (`WG_TUN_FD`).
+    Tun,
+    /// A listening Unix stream socket (`WG_UAPI_FD`).
+    UnixListener,
+}
+
+/// Descriptors adopted so far: one number is never owned twice.
+static ADOPTED: std::sync::Mutex<Vec<RawFd>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes ownership of an inherited descriptor number (from an environment variable), after
+/// checking what it is: not a standard stream (0–2), not adopted before, open, and of the
+/// `kind` asked for. A parent that passes a wrong number then gets an error, never a
+/// descriptor owned twice or a socket read as a TUN.
+pub fn adopt_inherited_fd(fd: RawFd, kind: InheritedFd) -> io::Result<OwnedFd> {
+    let refuse = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("inherited descriptor {fd} {why}"));
+    if fd <= 2 {
+        return Err(refuse("is a standard stream"));
+    }
+    let mut adopted = ADOPTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if adopted.contains(&fd) {
+        return Err(refuse("was adopted already"));
+    }
     // SAFETY: F_GETFD only queries the descriptor; it fails with EBADF if it is not open.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: the descriptor is open (checked above) and, per the caller's contract, ours.
+    match kind {
+        InheritedFd::Tun => {
+            // SAFETY: ifreq is plain data, all-zero valid; TUNGETIFF fills it for a TUN
+            // descriptor and fails (EBADFD/EINVAL/ENOTTY) for anything else.
+            let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+            if unsafe { libc::ioctl(fd, libc::TUNGETIFF as _, &mut req as *mut libc::ifreq) } < 0 {
+                return Err(refuse("is not a TUN device"));
+            }
+        }
+        InheritedFd::UnixListener => {
+            let int_opt = |opt: libc::c_int| -> io::Result<libc::c_int> {
+                let mut value: libc::c_int = 0;
+                let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: the option is an int, written into `value` with its exact size.
+                let rc = unsafe {
+                    libc::getsockopt(fd, libc::SOL_SOCKET, opt, (&mut value as *mut libc::c_int).cast(), &mut len)
+                };
+                if rc < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(value)
+            };
+            let is_listener = int_opt(libc::SO_DOMAIN).is_ok_and(|d| d == libc::AF_UNIX)
+                && int_opt(libc::SO_TYPE).is_ok_and(|t| t == libc::SOCK_STREAM)
+                && int_opt(libc::SO_ACCEPTCONN).is_ok_and(|a| a == 1);
+            if !is_listener {
+                return Err(refuse("is not a listening Unix socket"));
+            }
+        }
+    }
+    adopted.push(fd);
+    // SAFETY: the descriptor is open and of the kind asked for (checked above), was handed to
+    // this process for exactly this use, and no other OwnedFd in it owns this number (the
+    // standard streams are refused, and every adoption is recorded).
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -315,6 +387,33 @@ mod tests {
         drop(first);
         // Gone with its last queue: the name is free again.
         assert!(Tun::create_queues(&name, 2, true).is_ok());
+    }
+
+    /// Security review finding 9: `adopt_inherited_fd` took any number on the caller's word
+    /// (a standard stream, a socket as a TUN, the same number twice).
+    #[test]
+    fn an_inherited_descriptor_must_be_what_it_claims() {
+        use std::os::fd::IntoRawFd;
+        for fd in 0..=2 {
+            assert!(adopt_inherited_fd(fd, InheritedFd::Tun).is_err(), "{fd}");
+        }
+        assert!(adopt_inherited_fd(9999, InheritedFd::Tun).is_err(), "not open");
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let stream_fd = a.into_raw_fd();
+        let err = adopt_inherited_fd(stream_fd, InheritedFd::Tun).unwrap_err();
+        assert!(err.to_string().contains("not a TUN"), "{err}");
+        let err = adopt_inherited_fd(stream_fd, InheritedFd::UnixListener).unwrap_err();
+        assert!(err.to_string().contains("not a listening"), "{err}");
+        // SAFETY (test): the number came from into_raw_fd above and nothing else owns it.
+        drop(unsafe { OwnedFd::from_raw_fd(stream_fd) });
+        let path = std::env::temp_dir().join(format!("braid-adopt-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let fd = listener.into_raw_fd();
+        let owned = adopt_inherited_fd(fd, InheritedFd::UnixListener).unwrap();
+        assert!(adopt_inherited_fd(fd, InheritedFd::UnixListener).unwrap_err().to_string().contains("adopted already"));
+        drop(owned);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

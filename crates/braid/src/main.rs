@@ -80,7 +80,8 @@ fn report(result: std::io::Result<String>) -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8, foreground: bool) {
+/// Logging to stderr, or (`to_syslog`, a daemon that will detach) to the system log.
+fn init_logging(verbose: u8, foreground: bool, to_syslog: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 if foreground => "info",
@@ -90,6 +91,20 @@ fn init_logging(verbose: u8, foreground: bool) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // A detached daemon's stderr is /dev/null: it logs to the system log when there is one.
+    if to_syslog {
+        if let Some(syslog) = daemon::syslog::Syslog::connect(std::path::Path::new(daemon::syslog::DEV_LOG)) {
+            let filter = EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(if verbose == 0 { "info" } else { default }));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(syslog)
+                .with_ansi(false)
+                .without_time()
+                .try_init();
+            return;
+        }
+    }
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -130,12 +145,12 @@ fn main() -> ExitCode {
         (None, None) => demo(cli::demo::DEFAULT_SIZE, false, false),
         (Some(Command::Show { interface, json }), _) => report(cli::show::run(interface.as_deref(), json)),
         (Some(Command::Up { file }), _) => {
-            init_logging(cli.verbose, false);
+            init_logging(cli.verbose, false, false);
             report(cli::up_down::up(&file))
         }
         (Some(Command::Down { target }), _) => report(cli::up_down::down(&target)),
         (None, Some(interface)) => {
-            init_logging(cli.verbose, cli.foreground);
+            init_logging(cli.verbose, cli.foreground, !cli.foreground);
             daemon::run(&DaemonOptions { interface, foreground: cli.foreground })
         }
     }

@@ -164,3 +164,28 @@ fn a_config_file_others_can_change_is_refused_and_hooks_get_a_fixed_environment(
     let (ok, text) = braid(&ns, &["down", &ifname]);
     assert!(ok, "{text}");
 }
+
+/// Finding 9 (part): SIGHUP and SIGQUIT ended the daemon by their default action, leaving its
+/// socket file behind. Now every terminating signal shuts it down cleanly.
+#[test]
+fn sighup_and_sigquit_shut_down_cleanly() {
+    if !netns::ready("sighup_and_sigquit_shut_down_cleanly", &["ip"], &[Impl::Braid]) {
+        return;
+    }
+    let scratch = netns::Scratch::new();
+    for signal in ["-HUP", "-QUIT"] {
+        let ns = Netns::new();
+        let mut dev = netns::WgDevice::start(Impl::Braid, &ns, &scratch, 51820);
+        let (ifname, pid) = (dev.ifname().to_string(), dev.daemon().pid());
+        let path = netns::daemon::socket_path(&ifname);
+        assert!(path.exists());
+        Netns::signal(pid, signal);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while dev.daemon().is_running() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!dev.daemon().is_running(), "{signal}: the daemon is still running");
+        assert!(!path.exists(), "{signal}: the socket file was left behind");
+        assert!(!ns.has_link(&ifname), "{signal}: the interface was left behind");
+    }
+}

@@ -5,6 +5,7 @@
 //! the socket file is removed and closing the TUN descriptor removes the interface.
 //! `WG_TUN_FD` and `WG_UAPI_FD` hand over descriptors opened by a parent, as with wireguard-go.
 
+pub mod syslog;
 mod uapi_server;
 pub mod uapi_socket;
 
@@ -33,13 +34,15 @@ pub struct DaemonOptions {
     pub foreground: bool,
 }
 
-fn env_fd(name: &str) -> io::Result<Option<std::os::fd::OwnedFd>> {
+fn env_fd(name: &str, kind: braid_io::tun::InheritedFd) -> io::Result<Option<std::os::fd::OwnedFd>> {
     match std::env::var(name) {
         Ok(v) => {
             let fd: i32 = v.parse().map_err(|_| {
                 io::Error::new(io::ErrorKind::InvalidInput, format!("{name}={v:?} is not a descriptor"))
             })?;
-            braid_io::tun::adopt_inherited_fd(fd).map(Some)
+            braid_io::tun::adopt_inherited_fd(fd, kind)
+                .map(Some)
+                .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
         }
         Err(_) => Ok(None),
     }
@@ -65,7 +68,7 @@ fn tun_queues() -> usize {
 /// Opens the TUN device (all its queues) and the control socket: the two things that must
 /// exist before the daemon reports ready.
 fn open_interface(interface: &str) -> io::Result<(Vec<Tun>, ControlSocket)> {
-    let queues = match env_fd("WG_TUN_FD")? {
+    let queues = match env_fd("WG_TUN_FD", braid_io::tun::InheritedFd::Tun)? {
         // A descriptor handed over is one queue.
         Some(fd) => vec![Tun::from_fd(fd, interface)?],
         None => {
@@ -82,7 +85,7 @@ fn open_interface(interface: &str) -> io::Result<(Vec<Tun>, ControlSocket)> {
         }
     };
     let name = queues[0].name().to_owned();
-    let control = match env_fd("WG_UAPI_FD")? {
+    let control = match env_fd("WG_UAPI_FD", braid_io::tun::InheritedFd::UnixListener)? {
         Some(fd) => ControlSocket::from_listener(UnixListener::from(fd), &name)?,
         None => ControlSocket::bind(&name)?,
     };
@@ -92,7 +95,7 @@ fn open_interface(interface: &str) -> io::Result<(Vec<Tun>, ControlSocket)> {
 /// Why the daemon stopped serving its interface.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// SIGINT or SIGTERM.
+    /// SIGINT, SIGTERM, SIGHUP or SIGQUIT.
     Signal,
     /// The control socket file was removed.
     SocketRemoved,
@@ -114,7 +117,10 @@ enum Wake {
 fn serve(queues: Vec<Tun>, control: ControlSocket, ready: impl FnOnce()) -> io::Result<Exit> {
     let (wake_tx, wake_rx) = mpsc::channel();
     let (mut sig_read, sig_write) = UnixStream::pair()?;
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // SIGHUP and SIGQUIT too: their default action would end the process without removing
+    // the socket file.
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
         signal_hook::low_level::pipe::register(signal, sig_write.try_clone()?)?;
     }
     let signal_wake = wake_tx.clone();

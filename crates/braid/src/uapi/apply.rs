@@ -33,7 +33,52 @@ impl SetRequest {
         for section in &self.peers {
             apply_peer_section(section, now, device);
         }
+        self.log_applied();
         Ok(())
+    }
+
+    /// Logs what an applied request changed, so every configuration change is on record;
+    /// keys appear only as public keys, never a private or pre-shared one.
+    fn log_applied(&self) {
+        use crate::keys::key_to_base64;
+        for op in &self.device {
+            match op {
+                DeviceOp::PrivateKey(Some(key)) => {
+                    tracing::info!(public_key = %key_to_base64(&key.public_key().0), "UAPI: private key set")
+                }
+                DeviceOp::PrivateKey(None) => tracing::info!("UAPI: private key cleared"),
+                DeviceOp::ListenPort(port) => tracing::info!(port, "UAPI: listen port set"),
+                DeviceOp::Fwmark(mark) => tracing::info!(mark, "UAPI: fwmark set"),
+                DeviceOp::ReplacePeers => tracing::info!("UAPI: all peers replaced"),
+            }
+        }
+        // A big `setconf` is summed up rather than logged a line per peer.
+        if self.peers.len() > 16 {
+            tracing::info!(peers = self.peers.len(), "UAPI: peer sections applied");
+            return;
+        }
+        for section in &self.peers {
+            let mut what = Vec::new();
+            let (mut added, mut removed) = (0usize, 0usize);
+            for op in &section.ops {
+                match op {
+                    PeerOp::UpdateOnly => what.push("update only".to_owned()),
+                    PeerOp::Remove => what.push("removed".to_owned()),
+                    PeerOp::PresharedKey(k) => {
+                        what.push(format!("pre-shared key {}", if k.is_some() { "set" } else { "cleared" }))
+                    }
+                    PeerOp::Endpoint(addr) => what.push(format!("endpoint {addr}")),
+                    PeerOp::PersistentKeepalive(secs) => what.push(format!("keepalive {secs} s")),
+                    PeerOp::ReplaceAllowedIps => what.push("allowed ips replaced".to_owned()),
+                    PeerOp::AddAllowedIp(..) => added += 1,
+                    PeerOp::RemoveAllowedIp(..) => removed += 1,
+                }
+            }
+            if added + removed > 0 {
+                what.push(format!("allowed ips +{added} -{removed}"));
+            }
+            tracing::info!(peer = %key_to_base64(&section.public_key.0), change = %what.join(", "), "UAPI: peer");
+        }
     }
 
     /// The last listen port and fwmark lines, rebinding once each; if the mark fails after

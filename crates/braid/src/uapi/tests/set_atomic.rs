@@ -129,3 +129,50 @@ fn a_130k_prefix_request_applies_in_linear_time() {
     assert!(started.elapsed() < limit, "get took {:?}", started.elapsed());
     assert_eq!(text.matches("allowed_ip=").count(), COUNT as usize);
 }
+
+/// Security review finding 9: configuration changes went unlogged (and a detached daemon's
+/// log went nowhere). Every applied `set` is logged now, with public keys only.
+#[test]
+fn an_applied_set_is_logged_without_any_secret() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let psk = hex_of(0x77);
+    let peer = hex_of(0x31);
+    let request = format!(
+        "set=1\nprivate_key={PRIVATE_HEX}\nlisten_port=51820\npublic_key={peer}\npreshared_key={psk}\nendpoint=198.18.0.2:51820\nallowed_ip=198.19.0.2/32\n\n"
+    );
+    let reply = tracing::subscriber::with_default(subscriber, || {
+        exchange(&mut new_device(), &mut FakeHost::default(), &request)
+    });
+    assert_eq!(reply, "errno=0\n\n");
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let own_public = crate::keys::key_to_base64(&crate::keys::key_from_hex(&own_public_hex()).unwrap());
+    let peer_public = crate::keys::key_to_base64(&[0x31; 32]);
+    for needle in [
+        own_public.as_str(),
+        peer_public.as_str(),
+        "port=51820",
+        "pre-shared key set",
+        "endpoint 198.18.0.2:51820",
+        "allowed ips +1 -0",
+    ] {
+        assert!(log.contains(needle), "missing {needle:?} in:\n{log}");
+    }
+    let private_b64 = crate::keys::key_to_base64(&crate::keys::key_from_hex(PRIVATE_HEX).unwrap());
+    for secret in [PRIVATE_HEX, psk.as_str(), private_b64.as_str(), &crate::keys::key_to_base64(&[0x77; 32])] {
+        assert!(!log.contains(secret), "a secret in the log:\n{log}");
+    }
+}
