@@ -10,6 +10,7 @@ mod mmsg;
 pub mod offload;
 mod pktinfo;
 pub mod process;
+pub mod sandbox;
 pub mod tun;
 pub mod udp;
 

@@ -19,18 +19,23 @@ pub enum Daemonized {
 #[derive(Debug)]
 pub struct ReadyNotifier {
     pipe: std::fs::File,
+    /// Opened at fork time, so detaching stdio later opens nothing (the daemon may be
+    /// confined by then, see `sandbox`).
+    null: Option<std::fs::File>,
 }
 
 impl ReadyNotifier {
     /// Reports success (0) or an exit status to the parent, then detaches stdio.
     pub fn ready(mut self, status: u8) {
         let _ = self.pipe.write_all(&[status]);
-        redirect_stdio_to_null();
+        if let Some(null) = self.null.take() {
+            redirect_stdio_to(&null);
+        }
     }
 }
 
-fn redirect_stdio_to_null() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+fn redirect_stdio_to(null: &std::fs::File) {
+    {
         use std::os::fd::AsRawFd;
         for fd in 0..=2 {
             // SAFETY: dup2 onto the standard descriptors, which this process owns.
@@ -76,7 +81,8 @@ pub fn daemonize() -> io::Result<Daemonized> {
     // SAFETY: setsid has no memory-safety preconditions.
     unsafe { libc::setsid() };
     let _ = std::env::set_current_dir("/");
-    Ok(Daemonized::Child(ReadyNotifier { pipe: std::fs::File::from(write_end) }))
+    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").ok();
+    Ok(Daemonized::Child(ReadyNotifier { pipe: std::fs::File::from(write_end), null }))
 }
 
 /// Pins the calling thread to CPU `cpu` (modulo the CPUs this process may use), so a data-path

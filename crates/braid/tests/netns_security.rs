@@ -189,3 +189,73 @@ fn sighup_and_sigquit_shut_down_cleanly() {
         assert!(!ns.has_link(&ifname), "{signal}: the interface was left behind");
     }
 }
+
+/// Reads `name:` from `/proc/PID/status` (the kernel's view of the process's privileges).
+fn proc_status(pid: u32, name: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+        .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status:\n{text}"))
+        .trim()
+        .to_string()
+}
+
+/// Finding 4: the daemon kept full root for its whole life. Now, once its TUN, sockets and
+/// control socket exist, it holds only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (in every set,
+/// the bounding set included), cannot gain privileges, and runs under a seccomp filter; `wg
+/// set` still changes the listen port (to one below 1024 too), the fwmark and the peers, the
+/// tunnel works on the new port, and the daemon still cleans up on exit.
+#[test]
+fn the_daemon_keeps_only_the_capabilities_it_needs() {
+    if !netns::ready("the_daemon_keeps_only_the_capabilities_it_needs", &["ip", "ping"], &[Impl::Braid]) {
+        return;
+    }
+    let mut pair = netns::Pair::new(Impl::Braid, Impl::Braid);
+    pair.wait_tunnel();
+    let pid = pair.a.wg.daemon().pid();
+    // CAP_NET_BIND_SERVICE is bit 10, CAP_NET_ADMIN bit 12.
+    let wanted = format!("{:016x}", (1u64 << 10) | (1u64 << 12));
+    for set in ["CapEff", "CapPrm", "CapBnd"] {
+        assert_eq!(proc_status(pid, set), wanted, "{set}");
+    }
+    for set in ["CapInh", "CapAmb"] {
+        assert_eq!(proc_status(pid, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(proc_status(pid, "NoNewPrivs"), "1");
+    assert_eq!(proc_status(pid, "Seccomp"), "2", "a seccomp filter is installed");
+    // Every thread carries the same confinement (the filter and capabilities are per thread).
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks").flatten() {
+        let tid: u32 = task.file_name().to_string_lossy().parse().expect("tid");
+        assert_eq!(proc_status(tid, "Seccomp"), "2", "thread {tid}");
+        assert_eq!(proc_status(tid, "CapEff"), wanted, "thread {tid}");
+    }
+
+    // What the daemon must still do: a new listen port (a privileged one, then back), a mark,
+    // a peer removed and added again; the tunnel answers on the new port.
+    pair.a.wg.set(&["listen-port", "443", "fwmark", "0x77"]);
+    assert_eq!(pair.a.wg.show("listen-port").trim(), "443");
+    assert_eq!(pair.a.wg.show("fwmark").trim(), "0x77");
+    let b_public = pair.b.wg.keys.public.clone();
+    pair.a.wg.remove_peer(&b_public);
+    assert!(pair.a.wg.peers().is_empty());
+    let allowed = format!("{}/32,{}/128", pair.b.tunnel_v4, pair.b.tunnel_v6);
+    pair.a.wg.add_peer(&b_public, &allowed, Some(&pair.b.endpoint_v4()));
+    let a_public = pair.a.wg.keys.public.clone();
+    let a_allowed = format!("{}/32,{}/128", pair.a.tunnel_v4, pair.a.tunnel_v6);
+    pair.b.wg.add_peer(&a_public, &a_allowed, Some(&format!("{}:443", pair.a.underlay_v4)));
+    let pinged = pair.a.ping(pair.b.tunnel_v4, netns::PingOpts { count: 3, ..Default::default() });
+    assert!(pinged.received >= 2, "the tunnel works after the changes: {pinged:?}\n{}", pair.a.wg.log_tail());
+    assert_eq!(pair.b.wg.endpoint(&a_public).as_deref(), Some(format!("{}:443", pair.a.underlay_v4).as_str()));
+    pair.assert_alive();
+
+    let path = netns::daemon::socket_path(pair.a.wg.ifname());
+    let ifname = pair.a.wg.ifname().to_string();
+    Netns::signal(pid, "-TERM");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pair.a.wg.daemon().is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!pair.a.wg.daemon().is_running(), "the confined daemon did not stop on SIGTERM");
+    assert!(!path.exists(), "the socket file was removed on exit");
+    assert!(!pair.a.ns.has_link(&ifname), "the interface went away on exit");
+}

@@ -115,6 +115,7 @@ enum Wake {
 /// Runs the engine on the TUN queues with a fresh UDP underlay, and the UAPI server beside
 /// it; returns when the interface should go away.
 fn serve(queues: Vec<Tun>, control: ControlSocket, ready: impl FnOnce()) -> io::Result<Exit> {
+    confine()?;
     let (wake_tx, wake_rx) = mpsc::channel();
     let (mut sig_read, sig_write) = UnixStream::pair()?;
     // SIGHUP and SIGQUIT too: their default action would end the process without removing
@@ -163,6 +164,24 @@ fn serve(queues: Vec<Tun>, control: ControlSocket, ready: impl FnOnce()) -> io::
     let _ = engine_thread.join();
     tracing::info!(?exit, "shutting down");
     exit
+}
+
+/// Gives up what the running daemon does not need, before it starts any thread (see
+/// `braid_io::sandbox`): every capability but CAP_NET_ADMIN (firewall marks) and
+/// CAP_NET_BIND_SERVICE (a listen port below 1024), new privileges, and every system call
+/// outside its allow-list. `BRAID_SANDBOX=0` turns this off (for debugging);
+/// `BRAID_SECCOMP=log` allows and logs unlisted calls instead of refusing them.
+fn confine() -> io::Result<()> {
+    use braid_io::sandbox::{Capability, Unlisted};
+    if std::env::var("BRAID_SANDBOX").is_ok_and(|v| v == "0") {
+        tracing::warn!("BRAID_SANDBOX=0: running with every privilege it was started with");
+        return Ok(());
+    }
+    let unlisted =
+        if std::env::var("BRAID_SECCOMP").is_ok_and(|v| v == "log") { Unlisted::Log } else { Unlisted::Refuse };
+    let done = braid_io::sandbox::confine(&[Capability::CAP_NET_ADMIN, Capability::CAP_NET_BIND_SERVICE], unlisted)?;
+    tracing::info!(capabilities = ?done.kept, seccomp = done.seccomp, "confined");
+    Ok(())
 }
 
 /// Runs the daemon; the exit code is what the `braid` process returns.
