@@ -16,15 +16,22 @@ const ONE_SECOND: Duration = Duration::from_secs(1);
 
 /// Decides whether handshake messages must carry a valid mac2 (whitepaper §5.4.7).
 ///
-/// A sans-IO core has no queue to measure, so two signals count, either one sufficing:
+/// The signal is the driver's handshake queue when it has one, as in the kernel and
+/// wireguard-go: a rate says nothing about whether the device keeps up, a queue does.
 /// - the driver's handshake backlog ([`report_backlog`](Self::report_backlog)): under load
 ///   when a non-empty queue is at least 1/8 of its capacity (the kernel's and wireguard-go's
-///   rule);
-/// - the core's own count of handshake messages
-///   ([`on_handshake_message`](Self::on_handshake_message)): under load when more than the
-///   threshold arrived within one second (the span from the first to the last is under 1 s).
-///   The count is exact, not an estimate: the detector keeps the arrival times of the last
-///   `threshold` messages in a ring allocated once at construction (8 bytes per unit).
+///   rule). Once a driver has reported its queue, the queue owns the signal and the rate
+///   below no longer counts: 1 100 initiations a second that the device handles as they come
+///   demand no cookie.
+/// - without a queue (a driver that handles datagrams inline, the simulator), the core's own
+///   count of handshake messages ([`on_handshake_message`](Self::on_handshake_message)):
+///   under load when more than the threshold arrived within one second (the span from the
+///   first to the last is under 1 s). The count is exact, not an estimate: the detector keeps
+///   the arrival times of the last `threshold` messages in a ring allocated once at
+///   construction (8 bytes per unit).
+/// - either way, a spent device-wide budget
+///   ([`on_budget_exhausted`](Self::on_budget_exhausted)): more handshakes than the device
+///   will process is load by definition.
 ///
 /// Once either condition held at time t, [`is_under_load`](Self::is_under_load) is true for
 /// `now < t + UNDER_LOAD_STICKY` (1 s), so the mode does not flap with every packet.
@@ -34,6 +41,8 @@ pub struct LoadDetector {
     recent: Box<[Instant]>,
     next: usize,
     filled: bool,
+    /// A driver has reported its queue: the rate count is off.
+    queue_driven: bool,
     last_loaded: Option<Instant>,
 }
 
@@ -49,11 +58,20 @@ impl LoadDetector {
     /// threshold of 0 makes every handshake message count as load.
     pub fn new(handshakes_per_second: u32) -> Self {
         let len = handshakes_per_second.min(MAX_HANDSHAKE_LOAD_THRESHOLD) as usize;
-        LoadDetector { recent: vec![Instant::ZERO; len].into_boxed_slice(), next: 0, filled: false, last_loaded: None }
+        LoadDetector {
+            recent: vec![Instant::ZERO; len].into_boxed_slice(),
+            next: 0,
+            filled: false,
+            queue_driven: false,
+            last_loaded: None,
+        }
     }
 
     /// Counts one handshake message (initiation or response) received at `now`.
     pub fn on_handshake_message(&mut self, now: Instant) {
+        if self.queue_driven {
+            return;
+        }
         let Some(slot) = self.recent.get_mut(self.next) else {
             // Threshold 0: any handshake message is more than allowed.
             self.mark_loaded(now);
@@ -76,9 +94,15 @@ impl LoadDetector {
     /// The driver's report of its handshake queue: `queued` messages waiting out of
     /// `capacity`. Load when the queue is non-empty and at least 1/8 full.
     pub fn report_backlog(&mut self, now: Instant, queued: usize, capacity: usize) {
+        self.queue_driven = true;
         if queued > 0 && queued >= capacity / 8 {
             self.mark_loaded(now);
         }
+    }
+
+    /// The device-wide handshake budget refused a message at `now`.
+    pub fn on_budget_exhausted(&mut self, now: Instant) {
+        self.mark_loaded(now);
     }
 
     /// True while the device should demand cookies: a load condition held less than
@@ -168,6 +192,26 @@ mod tests {
         d.report_backlog(Instant::from_millis(1200), 200, 1024);
         assert!(d.is_under_load(Instant::from_nanos(2_800_000_000 - 1)));
         assert!(!d.is_under_load(Instant::from_millis(2800)));
+    }
+
+    #[test]
+    fn a_reported_queue_owns_the_signal() {
+        let mut d = LoadDetector::new(4);
+        let t = Instant::from_secs(2);
+        d.report_backlog(t, 0, 4096);
+        for _ in 0..100 {
+            d.on_handshake_message(t);
+        }
+        assert!(!d.is_under_load(t), "a rate above the threshold with an empty queue is not load");
+        d.report_backlog(t, 512, 4096);
+        assert!(d.is_under_load(t));
+    }
+
+    #[test]
+    fn a_spent_budget_is_load() {
+        let mut d = LoadDetector::default();
+        d.on_budget_exhausted(Instant::from_secs(9));
+        assert!(d.is_under_load(Instant::from_secs(9)));
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //! - [`MacSealer`]: the sending side, one per peer; writes mac1/mac2 and learns cookies.
 //! - [`CookieChecker`]: the receiving side, one per device; verifies MACs, issues cookie replies.
 //! - [`RateLimiter`]: the per-source token bucket (IPv4 address or IPv6 /64).
+//! - [`HandshakeBudget`]: the device-wide cap on handshake messages that reach the DH steps.
 //! - [`LoadDetector`]: decides when the device is "under load".
 
 mod checker;
 mod error;
+mod handshake_budget;
 mod load;
 mod mac_sealer;
 mod rate_limiter;
@@ -24,6 +26,7 @@ mod source;
 
 pub use checker::CookieChecker;
 pub use error::CookieError;
+pub use handshake_budget::{HandshakeBudget, DEFAULT_HANDSHAKE_BUDGET};
 pub use load::{LoadDetector, DEFAULT_HANDSHAKE_LOAD_THRESHOLD};
 pub use mac_sealer::MacSealer;
 pub use rate_limiter::{RateLimiter, DEFAULT_RATELIMIT_MAX_SOURCES};

@@ -20,6 +20,10 @@ pub struct DeviceConfig {
     pub replay_window: usize,
     /// Handshake messages per second above which the device considers itself under load.
     pub handshake_load_threshold: u32,
+    /// Handshake messages per second, from all sources together, that may reach the
+    /// Diffie-Hellman steps ([`HandshakeBudget`](crate::cookie::HandshakeBudget)); beyond it
+    /// they are dropped and the device goes under load.
+    pub handshake_budget: u32,
 }
 
 impl core::fmt::Debug for DeviceConfig {
@@ -29,13 +33,20 @@ impl core::fmt::Debug for DeviceConfig {
             .field("mtu", &self.mtu)
             .field("replay_window", &self.replay_window)
             .field("handshake_load_threshold", &self.handshake_load_threshold)
+            .field("handshake_budget", &self.handshake_budget)
             .finish()
     }
 }
 
 impl Default for DeviceConfig {
     fn default() -> Self {
-        Self { private_key: None, mtu: 1420, replay_window: DEFAULT_REPLAY_WINDOW, handshake_load_threshold: 1024 }
+        Self {
+            private_key: None,
+            mtu: 1420,
+            replay_window: DEFAULT_REPLAY_WINDOW,
+            handshake_load_threshold: 1024,
+            handshake_budget: crate::cookie::DEFAULT_HANDSHAKE_BUDGET,
+        }
     }
 }
 

@@ -45,11 +45,13 @@ pub enum DropReason {
     NoEndpoint,
     /// The caller's output buffer is too small for the sealed packet.
     BufferTooSmall,
+    /// The device-wide handshake budget was spent: dropped before any Diffie-Hellman work.
+    OverBudget,
 }
 
 impl DropReason {
     /// All reasons, in counter order.
-    pub const ALL: [DropReason; 20] = [
+    pub const ALL: [DropReason; 21] = [
         DropReason::Malformed,
         DropReason::InvalidMac,
         DropReason::RateLimited,
@@ -70,6 +72,7 @@ impl DropReason {
         DropReason::NoRoute,
         DropReason::NoEndpoint,
         DropReason::BufferTooSmall,
+        DropReason::OverBudget,
     ];
 
     fn slot(self) -> usize {
@@ -99,6 +102,7 @@ impl DropReason {
             DropReason::NoRoute => "no_route",
             DropReason::NoEndpoint => "no_endpoint",
             DropReason::BufferTooSmall => "buffer_too_small",
+            DropReason::OverBudget => "over_budget",
         }
     }
 }

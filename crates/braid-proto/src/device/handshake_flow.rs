@@ -57,7 +57,8 @@ impl Device {
     }
 
     /// mac1 must verify; under load, mac2 must too (else a cookie reply goes back) and the
-    /// source must be within its handshake rate.
+    /// source must be within its handshake rate; and whatever passes must fit the device-wide
+    /// budget, the last check before any Diffie-Hellman work.
     fn cookie_gate(&mut self, now: Instant, from: Endpoint, msg: &[u8], sender_index: u32) -> Result<Gate, DropReason> {
         let checker = self.cookie_checker.as_mut().ok_or(DropReason::NoPrivateKey)?;
         if !checker.verify_mac1(msg) {
@@ -65,7 +66,7 @@ impl Device {
         }
         self.load.on_handshake_message(now);
         if !self.load.is_under_load(now) {
-            return Ok(Gate::Pass);
+            return self.spend_budget(now);
         }
         if !checker.verify_mac2(now, from.addr, msg) {
             let reply = checker
@@ -81,7 +82,16 @@ impl Device {
         if !self.rate_limiter.allow(now, from.addr.ip()) {
             return Err(DropReason::RateLimited);
         }
-        Ok(Gate::Pass)
+        self.spend_budget(now)
+    }
+
+    fn spend_budget(&mut self, now: Instant) -> Result<Gate, DropReason> {
+        if self.budget.allow(now) {
+            Ok(Gate::Pass)
+        } else {
+            self.load.on_budget_exhausted(now);
+            Err(DropReason::OverBudget)
+        }
     }
 
     pub(super) fn receive_initiation(

@@ -41,7 +41,7 @@ pub use session::{padded_len, TRANSPORT_HEADER_LEN, TRANSPORT_OVERHEAD};
 pub use timers::TimerKind;
 
 use crate::allowed_ips::AllowedIps;
-use crate::cookie::{CookieChecker, LoadDetector, RateLimiter};
+use crate::cookie::{CookieChecker, HandshakeBudget, LoadDetector, RateLimiter};
 use crate::crypto::{PublicKey, StaticSecret};
 use crate::noise::{LocalIdentity, PeerSecrets};
 use crate::time::Instant;
@@ -95,6 +95,7 @@ pub struct Device {
     identity: Option<LocalIdentity>,
     cookie_checker: Option<CookieChecker>,
     rate_limiter: RateLimiter,
+    budget: HandshakeBudget,
     load: LoadDetector,
     peers: Vec<PeerSlot>,
     free_slots: Vec<u32>,
@@ -149,6 +150,7 @@ impl Device {
             identity: None,
             cookie_checker: None,
             rate_limiter: RateLimiter::new(),
+            budget: HandshakeBudget::new(config.handshake_budget),
             load: LoadDetector::new(config.handshake_load_threshold),
             peers: Vec::new(),
             free_slots: Vec::new(),
@@ -406,6 +408,7 @@ impl Device {
 
     /// Tells the device how many handshake messages its driver has queued (a threaded
     /// driver's backlog); at 1/8 of `capacity` the device goes under load and asks for cookies.
+    /// From the first report on, the queue alone is the load signal (the rate count is off).
     pub fn set_handshake_backlog(&mut self, now: Instant, queued: usize, capacity: usize) {
         self.load.report_backlog(now, queued, capacity);
     }

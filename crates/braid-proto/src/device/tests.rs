@@ -567,3 +567,117 @@ fn an_undrained_event_queue_stays_bounded_and_counts_what_it_lost() {
     // The handshake and 1 034 roams: the 11 oldest gave way.
     assert_eq!(a.dev.events_dropped(), 11);
 }
+
+/// A handshake initiation an attacker who knows `to`'s public key can forge: random body,
+/// valid mac1, no mac2.
+fn forged_initiation(to: &PublicKey, now: Instant, rng: &mut ChaCha20Rng) -> Vec<u8> {
+    use rand_core::RngCore;
+    let mut msg = vec![0u8; 148];
+    rng.fill_bytes(&mut msg[4..116]);
+    msg[0] = 1;
+    crate::cookie::MacSealer::new(to).seal(now, &mut msg).unwrap();
+    msg
+}
+
+/// Sends `count` forged initiations spread evenly over the second after `start`, each from
+/// its own source address; returns the cookie replies the device sent.
+fn flood(node: &mut Node, start: Instant, count: u64, report_empty_queue: bool, rng: &mut ChaCha20Rng) -> usize {
+    let to = node.dev.public_key().unwrap();
+    let mut cookies = 0;
+    for k in 0..count {
+        let now = start + Duration::from_nanos(k * 1_000_000_000 / count);
+        if report_empty_queue {
+            node.dev.set_handshake_backlog(now, 0, 4096);
+        }
+        let from = SocketAddr::from(([198, 18, 1 + (k / 250) as u8, (k % 250) as u8], 40000));
+        let mut msg = forged_initiation(&to, now, rng);
+        let _ = node.dev.handle_datagram(now, from.into(), &mut msg);
+        cookies += drain(node, now).len();
+    }
+    cookies
+}
+
+#[test]
+fn a_handshake_rate_the_device_keeps_up_with_demands_no_cookie_when_its_queue_is_empty() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    // A driver with a queue that stays empty: 1 100 a second is no load.
+    let mut queued = node(1);
+    assert_eq!(flood(&mut queued, Instant::from_secs(1), 1100, true, &mut rng), 0);
+    assert_eq!(queued.dev.stats().cookie_replies_sent, 0);
+    assert_eq!(queued.dev.stats().drops(DropReason::HandshakeFailed), 1100, "each reached the DH step");
+    // The same queue 1/8 full demands cookies at once.
+    let now = Instant::from_secs(3);
+    queued.dev.set_handshake_backlog(now, 512, 4096);
+    let to = queued.dev.public_key().unwrap();
+    let mut msg = forged_initiation(&to, now, &mut rng);
+    assert_eq!(queued.dev.handle_datagram(now, SocketAddr::from(([198, 18, 9, 9], 1)).into(), &mut msg), Ok(None));
+    assert_eq!(drain(&mut queued, now).len(), 1, "a cookie reply");
+    // A driver without a queue still has the rate: past 1 024 a second it asks for cookies.
+    let mut inline = node(2);
+    assert!(flood(&mut inline, Instant::from_secs(1), 1100, false, &mut rng) > 0);
+}
+
+#[test]
+fn the_device_wide_budget_bounds_handshake_work_whatever_the_sources() {
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
+    let mut b = node(1);
+    // 5 000 distinct sources in one second, each well within its own rate, none under load
+    // by the queue: the budget (2 000/s, burst 200) lets at most 2 200 reach the DH step.
+    let config = DeviceConfig::default();
+    flood(&mut b, Instant::from_secs(1), 5000, true, &mut rng);
+    let stats = b.dev.stats();
+    let worked = stats.drops(DropReason::HandshakeFailed);
+    assert!(worked <= u64::from(config.handshake_budget) * 11 / 10 + 1, "{worked} reached the DH step");
+    assert!(worked >= 200, "{worked}: the burst passes");
+    assert!(stats.drops(DropReason::OverBudget) > 0);
+    assert!(stats.cookie_replies_sent > 0, "a spent budget puts the device under load");
+    // A second later the budget has refilled: handshakes reach the DH step again.
+    let before = b.dev.stats().drops(DropReason::HandshakeFailed);
+    flood(&mut b, Instant::from_secs(3), 100, true, &mut rng);
+    assert_eq!(b.dev.stats().drops(DropReason::HandshakeFailed), before + 100);
+}
+
+#[test]
+fn two_thousand_cookie_holding_sources_get_no_more_than_the_budget() {
+    use braid_wire::wg::{CookieReply, CookieReplyRepr};
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let mut b = node(1);
+    let to = b.dev.public_key().unwrap();
+    let source = |k: u64| SocketAddr::from(([198, 18, 1 + (k / 250) as u8, (k % 250) as u8], 40000));
+    // The queue is past 1/8 the whole time: the device demands mac2. Each source fetches its
+    // cookie, as an attacker that receives its replies can.
+    let t0 = Instant::from_secs(1);
+    let mut sealers = Vec::new();
+    for k in 0..2000 {
+        b.dev.set_handshake_backlog(t0, 600, 4096);
+        let mut sealer = crate::cookie::MacSealer::new(&to);
+        let mut msg = forged_initiation(&to, t0, &mut rng);
+        sealer.seal(t0, &mut msg).unwrap();
+        b.dev.handle_datagram(t0, source(k).into(), &mut msg).unwrap();
+        let replies = drain(&mut b, t0);
+        assert_eq!(replies.len(), 1);
+        let reply = CookieReplyRepr::parse(&CookieReply::new_checked(&replies[0].1[..]).unwrap());
+        sealer.consume_cookie_reply(t0, &reply).unwrap();
+        sealers.push(sealer);
+    }
+    // Then every source sends 20 initiations with a valid mac2 within one second: each stays
+    // inside its own 20/s (burst 5 + refill), together 40 000/s.
+    let before = b.dev.stats().drops(DropReason::HandshakeFailed);
+    let start = t0 + Duration::from_millis(10);
+    for round in 0..20u64 {
+        for (k, sealer) in sealers.iter_mut().enumerate() {
+            let now = start + Duration::from_micros(round * 50_000 + k as u64 * 20);
+            b.dev.set_handshake_backlog(now, 600, 4096);
+            let mut msg = vec![0u8; 148];
+            use rand_core::RngCore;
+            rng.fill_bytes(&mut msg[4..116]);
+            msg[0] = 1;
+            sealer.seal(now, &mut msg).unwrap();
+            let _ = b.dev.handle_datagram(now, source(k as u64).into(), &mut msg);
+        }
+    }
+    let stats = b.dev.stats();
+    let worked = stats.drops(DropReason::HandshakeFailed) - before;
+    assert!((2000..=2200).contains(&worked), "{worked} of 40 000 reached the DH step");
+    assert!(stats.drops(DropReason::OverBudget) >= 30_000, "{}", stats.drops(DropReason::OverBudget));
+}
