@@ -3,11 +3,14 @@
 //!
 //! One `mio::Poll` wakes the loop for the first packet-side queue, every underlay source, the
 //! device's next timer and the [`EngineHandle`]'s calls; each further packet-side queue has a
-//! lane thread of its own. The engine is the device's driver, so it owns the two things a
+//! lane thread of its own, and handshake messages are answered on a thread of their own,
+//! fed by a bounded queue (so no flood of them slows transport data). The engine is the device's driver, so it owns the two things a
 //! sans-IO core never touches: the clock (device time counts from the engine's start) and
 //! the random number generator (seeded from the OS).
 
 use crate::data_path::{crypto_pool, DataPath, DataPathStats, Drained};
+use crate::handshake_queue::HandshakeQueueStats;
+use crate::handshake_worker::HandshakeWorker;
 use crate::lane::{pin_thread, Lane};
 use crate::packet_side::{LinkMtu, PacketReader, PacketSide, PacketSideInfo};
 use crate::shared::{Shared, UNDERLAY_TOKENS};
@@ -94,8 +97,11 @@ pub enum PeerEvent {
 pub struct EngineStats {
     /// Every data-path thread's counters added up.
     pub data_path: DataPathStats,
-    /// Each data-path thread's counters (0: the loop, which reads queue 0; i: lane i).
+    /// Each data-path thread's counters (0: the loop, which reads queue 0; i: lane i; last:
+    /// the handshake worker).
     pub per_thread: Vec<DataPathStats>,
+    /// The queue of handshake messages in front of the handshake worker.
+    pub handshake_queue: HandshakeQueueStats,
     /// The packet side.
     pub packet_side: PacketSideInfo,
     /// The underlay in use.
@@ -112,6 +118,7 @@ pub struct Engine<P: PacketSide, U: Underlay> {
     events: Events,
     data: DataPath<U>,
     lanes: Vec<Lane>,
+    handshake_worker: Option<HandshakeWorker>,
     /// Sources whose last drain stopped at the turn's budget: the first queue, then each
     /// underlay source.
     more_packets: bool,
@@ -131,7 +138,9 @@ impl<P: PacketSide, U: Underlay> Engine<P, U> {
         use rand_chacha::rand_core::SeedableRng;
         let origin = std::time::Instant::now();
         let rng = rand_chacha::ChaCha20Rng::from_os_rng();
-        let device = Device::new(config, Instant::ZERO, unix_now(), Box::new(rng));
+        let mut device = Device::new(config, Instant::ZERO, unix_now(), Box::new(rng));
+        // The handshake queue is the load signal from the start (not the message rate).
+        device.set_handshake_backlog(Instant::ZERO, 0, crate::handshake_queue::HANDSHAKE_QUEUE_CAPACITY);
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKE)?;
@@ -150,6 +159,7 @@ impl<P: PacketSide, U: Underlay> Engine<P, U> {
             let lane_reader = packet_side.reader(queue)?;
             lanes.push(Lane::spawn(queue, lane_reader, shared.clone(), lane_data, options.pin_cpus)?);
         }
+        let handshake_worker = Some(HandshakeWorker::spawn(shared.clone(), queues.max(1))?);
         Ok(Engine {
             shared,
             packet_side: Arc::new(packet_side),
@@ -159,6 +169,7 @@ impl<P: PacketSide, U: Underlay> Engine<P, U> {
             events: Events::with_capacity(64),
             data,
             lanes,
+            handshake_worker,
             more_packets: false,
             more_datagrams: Vec::new(),
             ready: Vec::new(),
@@ -298,6 +309,9 @@ impl<P: PacketSide, U: Underlay> Engine<P, U> {
         for lane in self.lanes.drain(..) {
             lane.stop();
         }
+        if let Some(worker) = self.handshake_worker.take() {
+            worker.join();
+        }
     }
 }
 
@@ -399,6 +413,7 @@ impl<U: Underlay> EngineHandle<U> {
         EngineStats {
             data_path,
             per_thread,
+            handshake_queue: self.shared.handshakes().stats(),
             packet_side: self.shared.packet_side().clone(),
             underlay: self.shared.underlay().info(),
         }

@@ -28,6 +28,8 @@
 
 mod data_path;
 mod engine;
+mod handshake_queue;
+mod handshake_worker;
 pub mod in_process;
 mod lane;
 mod packet_side;
@@ -39,6 +41,7 @@ mod underlay;
 
 pub use data_path::{crypto_pool, DataPathStats};
 pub use engine::{Engine, EngineHandle, EngineOptions, EngineStats, Exit, PeerEvent, RunningEngine};
+pub use handshake_queue::{HandshakeQueueStats, HANDSHAKE_QUEUE_CAPACITY};
 pub use packet_side::{
     DeliveryBatch, LinkMtu, PacketBatch, PacketReader, PacketSide, PacketSideInfo, PacketWriter, DELIVERY_BATCH,
     DELIVERY_HEADROOM, MAX_PACKET, MAX_PACKETS_PER_READ,

@@ -9,6 +9,7 @@
 
 use crate::data_path::DataPathStats;
 use crate::engine::PeerEvent;
+use crate::handshake_queue::{HandshakeQueue, HANDSHAKE_QUEUE_CAPACITY};
 use crate::packet_side::PacketSideInfo;
 use crate::send_order::SendOrder;
 use crate::underlay::Underlay;
@@ -52,6 +53,8 @@ pub struct Shared<U> {
     subscribers: Mutex<Vec<SyncSender<PeerEvent>>>,
     /// The packet side, as it described itself.
     packet_side: PacketSideInfo,
+    /// Handshake messages waiting for the handshake worker.
+    handshakes: HandshakeQueue,
 }
 
 impl<U: Underlay> Shared<U> {
@@ -79,7 +82,13 @@ impl<U: Underlay> Shared<U> {
             order: ordered.then(SendOrder::new),
             subscribers: Mutex::new(Vec::new()),
             packet_side,
+            handshakes: HandshakeQueue::new(HANDSHAKE_QUEUE_CAPACITY),
         }
+    }
+
+    /// The queue of handshake messages between the receive path and the handshake worker.
+    pub fn handshakes(&self) -> &HandshakeQueue {
+        &self.handshakes
     }
 
     /// The send order, when several threads send.
@@ -160,6 +169,7 @@ impl<U: Underlay> Shared<U> {
     /// Asks every thread to return after its current turn.
     pub fn request_stop(&self) {
         self.stop.store(true, Ordering::Release);
+        self.handshakes.close();
         self.wake();
     }
 

@@ -135,13 +135,23 @@ fn dropping_the_application_end_stops_the_engine_and_stopping_the_engine_closes_
 fn statistics_describe_both_sides_and_count_the_data_path() {
     let (a, b) = pair(64);
     exchange(&a, &b, 1, 2, b"count me");
+    // The handshake worker publishes its counters just after it sent what unblocked the data.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while a.handle().stats().per_thread.len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let stats = a.handle().stats();
     assert_eq!(stats.packet_side.kind, "in-process");
     assert_eq!(stats.underlay.kind, "udp");
     assert_eq!(stats.underlay.port, a.handle().listen_port());
     assert!(stats.data_path.packets_read >= 1);
-    assert_eq!(stats.per_thread.len(), 1, "one queue, no lanes");
+    assert_eq!(stats.per_thread.len(), 2, "one queue, no lanes, and the handshake worker");
+    assert!(stats.per_thread[0].handshakes_handled == 0, "the loop hands handshakes on");
+    assert_eq!(stats.per_thread[1].handshakes_handled, 1, "the worker took the response");
     let b_stats = b.handle().stats();
     assert!(b_stats.data_path.underlay_datagrams >= 2, "an initiation and data: {b_stats:?}");
     assert!(b_stats.data_path.packet_writes >= 1);
+    assert_eq!(b_stats.handshake_queue.queued, 1, "the initiation went through the queue");
+    assert_eq!(b_stats.handshake_queue.dropped_full, 0);
+    assert_eq!(b_stats.data_path.handshakes_handled, 1);
 }

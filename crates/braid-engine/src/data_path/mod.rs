@@ -18,6 +18,7 @@ mod stats;
 pub use crypto::crypto_pool;
 pub use stats::DataPathStats;
 
+use crate::handshake_queue::MAX_HANDSHAKE_MESSAGE;
 use crate::packet_side::{
     DeliveryBatch, PacketBatch, PacketReader, PacketWriter, MAX_PACKET, MAX_PACKETS_PER_READ, PACKET_ROOM,
 };
@@ -210,8 +211,10 @@ impl<U: Underlay> DataPath<U> {
                 let from = arrival.endpoint();
                 // A GRO run is datagrams of one size (the last may be shorter).
                 let size = arrival.segment_size.unwrap_or(bytes.len()).max(1);
-                // In order: find each datagram's session; handshake messages (which never carry
-                // an IP packet) are handled right here.
+                // In order: find each datagram's session. Handshake messages (which never carry
+                // an IP packet) go to the handshake worker's queue, so their cryptography never
+                // holds up transport data nor the reading of the socket; anything else that is
+                // not transport and too long to be a handshake, the device drops at once.
                 self.open_jobs.clear();
                 let mut device = shared.device();
                 for datagram in bytes.chunks_mut(size) {
@@ -219,7 +222,12 @@ impl<U: Underlay> DataPath<U> {
                     if is_transport(datagram) {
                         self.open_jobs.push(device.prepare_open(now, datagram).ok());
                     } else {
-                        let _ = device.handle_datagram(now, from, datagram);
+                        if datagram.len() > MAX_HANDSHAKE_MESSAGE {
+                            let _ = device.handle_datagram(now, from, datagram);
+                        } else {
+                            // A full queue drops it (and counts it), as the kernel's does.
+                            shared.handshakes().push(from, datagram);
+                        }
                         self.open_jobs.push(None);
                     }
                 }

@@ -17,6 +17,8 @@ pub struct DataPathStats {
     pub underlay_datagrams: u64,
     /// Writes to the packet side (each may be a coalesced super-packet).
     pub packet_writes: u64,
+    /// Handshake messages handed to the device (by the handshake worker).
+    pub handshakes_handled: u64,
 }
 
 impl DataPathStats {
@@ -30,6 +32,7 @@ impl DataPathStats {
             underlay_messages: self.underlay_messages + other.underlay_messages,
             underlay_datagrams: self.underlay_datagrams + other.underlay_datagrams,
             packet_writes: self.packet_writes + other.packet_writes,
+            handshakes_handled: self.handshakes_handled + other.handshakes_handled,
         }
     }
 }

@@ -73,6 +73,10 @@ impl UapiHost for EngineHost<'_> {
             ("udp_receives".into(), data.underlay_messages.to_string()),
             ("udp_datagrams_received".into(), data.underlay_datagrams.to_string()),
             (format!("{prefix}_writes"), data.packet_writes.to_string()),
+            ("handshakes_queued".into(), stats.handshake_queue.queued.to_string()),
+            ("handshakes_handled".into(), data.handshakes_handled.to_string()),
+            ("handshake_queue_full_drops".into(), stats.handshake_queue.dropped_full.to_string()),
+            ("handshake_queue_waiting".into(), stats.handshake_queue.waiting.to_string()),
         ]);
         extras
     }

@@ -43,6 +43,36 @@ pub fn run_streams(
     reverse: bool,
     scratch: &Scratch,
 ) -> IperfReport {
+    run_with(server, client, server_addr, port, secs, streams, reverse, None, scratch)
+}
+
+/// Like [`run`] at a fixed offered rate (`iperf3 -b`, e.g. "200M"): what the tunnel carries of
+/// a given load, rather than how much it can carry.
+#[allow(dead_code)] // not every test binary uses it
+pub fn run_rate(
+    server: &Netns,
+    client: &Netns,
+    server_addr: &str,
+    port: u16,
+    secs: u32,
+    rate: &str,
+    scratch: &Scratch,
+) -> IperfReport {
+    run_with(server, client, server_addr, port, secs, 1, false, Some(rate), scratch)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_with(
+    server: &Netns,
+    client: &Netns,
+    server_addr: &str,
+    port: u16,
+    secs: u32,
+    streams: u32,
+    reverse: bool,
+    rate: Option<&str>,
+    scratch: &Scratch,
+) -> IperfReport {
     let port_s = port.to_string();
     let streams_s = streams.to_string();
     let log = scratch.path().join(format!("iperf3-server-{}-{port}.log", server.name()));
@@ -55,6 +85,9 @@ pub fn run_streams(
     }
     if streams > 1 {
         args.extend(["-P", &streams_s]);
+    }
+    if let Some(rate) = rate {
+        args.extend(["-b", rate]);
     }
     let mut attempt = 0;
     let client_out = loop {
