@@ -259,3 +259,69 @@ fn the_daemon_keeps_only_the_capabilities_it_needs() {
     assert!(!path.exists(), "the socket file was removed on exit");
     assert!(!pair.a.ns.has_link(&ifname), "the interface went away on exit");
 }
+
+/// Second review, finding 1: a UAPI client that writes `get=1` forever and never reads grew
+/// the daemon without bound and kept its loop from serving the tunnel. Now each client is
+/// served on its own thread a 64 KiB chunk of replies at a time (it blocks only itself), and
+/// at most 32 are served at once: with 40 such clients for 6 s the daemon's memory stays
+/// within a few MiB, pings through the tunnel keep answering, and a well-behaved `wg show`
+/// afterwards still gets its answer.
+#[test]
+fn uapi_clients_that_never_read_neither_grow_the_daemon_nor_stall_the_tunnel() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+    let test = "uapi_clients_that_never_read_neither_grow_the_daemon_nor_stall_the_tunnel";
+    if !netns::ready(test, &["ip", "ping"], &[Impl::Braid]) {
+        return;
+    }
+    let mut pair = netns::Pair::new(Impl::Braid, Impl::Braid);
+    pair.wait_tunnel();
+    let pid = pair.a.wg.daemon().pid();
+    let rss_kib =
+        |pid: u32| -> u64 { proc_status(pid, "VmRSS").trim_end_matches("kB").trim().parse().expect("VmRSS in kB") };
+    let before = rss_kib(pid);
+    let path = netns::daemon::socket_path(pair.a.wg.ifname());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let pinged = std::thread::scope(|s| {
+        for _ in 0..40 {
+            s.spawn(|| {
+                let Ok(mut client) = UnixStream::connect(&path) else { return };
+                client.set_nonblocking(true).unwrap();
+                let requests = b"get=1\n\n".repeat(1000);
+                let deadline = Instant::now() + Duration::from_secs(6);
+                while Instant::now() < deadline && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match client.write(&requests) {
+                        Ok(n) => {
+                            written.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(5))
+                        }
+                        Err(_) => return, // turned away or dropped by the daemon
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let pinged =
+            pair.b.ping(pair.a.tunnel_v4, netns::PingOpts { count: 100, interval: 0.05, ..Default::default() });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        pinged
+    });
+    let after = rss_kib(pid);
+    println!(
+        "RSS {before} KiB -> {after} KiB; {} MiB of requests written; {}/100 pings",
+        written.load(std::sync::atomic::Ordering::Relaxed) >> 20,
+        pinged.received
+    );
+    assert!(pinged.received >= 95, "the tunnel stalled: {pinged:?}");
+    assert!(after < before + 16 * 1024, "the daemon grew from {before} KiB to {after} KiB");
+    assert!(written.load(std::sync::atomic::Ordering::Relaxed) > 1 << 20, "the clients did press");
+    // Once they are gone, an ordinary client is answered at once.
+    let started = Instant::now();
+    assert_eq!(pair.a.wg.show("listen-port").trim(), pair.a.wg.port.to_string());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    pair.assert_alive();
+}

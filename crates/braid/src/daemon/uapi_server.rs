@@ -27,6 +27,8 @@ const MAX_CLIENTS: usize = 32;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A client that does not take a reply within this long is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reply bytes prepared for a client before they are written out.
+const REPLY_CHUNK: usize = 64 * 1024;
 
 /// The running UAPI server; [`UapiServer::stop`] ends it.
 pub struct UapiServer {
@@ -88,16 +90,17 @@ fn accept_all(listener: &UnixListener, engine: &EngineHandle<UdpUnderlay>, clien
             tracing::warn!("too many UAPI clients at once: one turned away");
             continue;
         }
-        let (engine, clients) = (engine.clone(), clients.clone());
+        let (engine, counter) = (engine.clone(), clients.clone());
         let spawned = std::thread::Builder::new().name("braid-uapi-client".into()).spawn(move || {
             if let Err(e) = serve_client(stream, &engine) {
                 tracing::debug!(error = %e, "UAPI client ended");
             }
-            clients.fetch_sub(1, Ordering::AcqRel);
+            counter.fetch_sub(1, Ordering::AcqRel);
         });
         if spawned.is_err() {
             tracing::warn!("cannot start a thread for a UAPI client");
             // The closure (and its counter decrement) never ran.
+            clients.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -115,17 +118,29 @@ fn serve_client(mut stream: UnixStream, engine: &EngineHandle<UdpUnderlay>) -> i
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let mut reply = if n == 0 {
-            session.finish()
-        } else {
-            engine.with_device(|device, now| session.feed(&buf[..n], now, device, &mut host))
-        };
+        if n == 0 {
+            let reply = session.finish();
+            return stream.write_all(&reply);
+        }
+        // The replies go out at most REPLY_CHUNK at a time, each before the next requests
+        // are read: a client that never reads blocks only its own thread (and is dropped after
+        // WRITE_TIMEOUT), the daemon holds at most a chunk for it, and the device is locked
+        // for at most a chunk's worth of work at a time.
+        let mut done = 0;
+        while done < n && !session.is_closed() {
+            let (used, mut reply) =
+                engine.with_device(|device, now| session.feed_some(&buf[done..n], now, device, &mut host, REPLY_CHUNK));
+            done += used;
+            let written = stream.write_all(&reply);
+            // A `get` reply holds the private key.
+            reply.zeroize();
+            if let Err(e) = written {
+                buf[..n].zeroize();
+                return Err(e);
+            }
+        }
         buf[..n].zeroize();
-        let written = stream.write_all(&reply);
-        // A `get` reply holds the private key.
-        reply.zeroize();
-        written?;
-        if n == 0 || session.is_closed() {
+        if session.is_closed() {
             return Ok(());
         }
     }

@@ -100,13 +100,31 @@ impl UapiSession {
     /// arrives, against the device and host as they are at that moment.
     pub fn feed<H: UapiHost + ?Sized>(
         &mut self,
-        mut input: &[u8],
+        input: &[u8],
         now: Instant,
         device: &mut Device,
         host: &mut H,
     ) -> Vec<u8> {
+        self.feed_some(input, now, device, host, usize::MAX).1
+    }
+
+    /// As [`feed`](Self::feed), but stops once the replies reach `reply_limit` bytes (after
+    /// the request that crossed it) and returns how many input bytes it consumed: the caller
+    /// writes the replies out, then feeds the rest. A client that sends requests without
+    /// reading the answers thus never makes the daemon hold more than about `reply_limit`
+    /// bytes for it, nor hold the device for more than that much work at a time.
+    pub fn feed_some<H: UapiHost + ?Sized>(
+        &mut self,
+        input: &[u8],
+        now: Instant,
+        device: &mut Device,
+        host: &mut H,
+        reply_limit: usize,
+    ) -> (usize, Vec<u8>) {
+        let total = input.len();
+        let mut input = input;
         let mut out = Vec::new();
-        while !input.is_empty() {
+        while !input.is_empty() && out.len() < reply_limit {
             match self.state {
                 State::Closed => break,
                 State::GetTerminator(extended) => {
@@ -152,7 +170,7 @@ impl UapiSession {
                 }
             }
         }
-        out
+        (total - input.len(), out)
     }
 
     /// The client closed its end. A request cut off in the middle is answered with

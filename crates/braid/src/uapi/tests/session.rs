@@ -209,3 +209,24 @@ proptest! {
         prop_assert!(String::from_utf8(out).unwrap().starts_with("errno="));
     }
 }
+
+#[test]
+fn replies_are_handed_out_a_chunk_at_a_time_and_the_rest_of_the_input_waits() {
+    let mut device = new_device();
+    let mut host = FakeHost::default();
+    let mut session = UapiSession::new();
+    let one = get(&mut device, &mut host);
+    let input = b"get=1\n\n".repeat(1000);
+    let limit = 4 * one.len() + 1;
+    let (mut done, mut replies) = (0, 0);
+    while done < input.len() {
+        let (used, out) = session.feed_some(&input[done..], Instant::ZERO, &mut device, &mut host, limit);
+        assert!(used > 0, "progress");
+        assert!(out.len() < limit + one.len(), "{} bytes held at once", out.len());
+        assert_eq!(out.len() % one.len(), 0);
+        replies += out.len() / one.len();
+        done += used;
+    }
+    assert_eq!(replies, 1000, "every request answered, none lost at a chunk's edge");
+    assert!(!session.is_closed());
+}
