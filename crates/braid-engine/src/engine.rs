@@ -388,7 +388,18 @@ impl<U: Underlay> EngineHandle<U> {
     /// Moves the underlay to `port` (0: any free port) and returns the port bound. On error
     /// the old underlay stays, untouched; the same port again changes nothing.
     pub fn rebind(&self, port: u16) -> io::Result<u16> {
-        self.shared.rebind(port)
+        self.shared.rebind(port, None)
+    }
+
+    /// Changes the listen port and the firewall mark together, as one `wg set` asks: both
+    /// change or neither does (a new port is bound with the new mark before anything is
+    /// swapped). `None` leaves that one as it is. Returns the port bound.
+    pub fn set_port_and_fwmark(&self, port: Option<u16>, fwmark: Option<u32>) -> io::Result<u16> {
+        match (port, fwmark) {
+            (Some(port), mark) => self.shared.rebind(port, mark),
+            (None, Some(mark)) => self.set_fwmark(mark).map(|()| self.listen_port()),
+            (None, None) => Ok(self.listen_port()),
+        }
     }
 
     /// The underlay's local port.

@@ -114,16 +114,21 @@ impl<U: Underlay> Shared<U> {
         register_all(&*underlay, &self.registry)
     }
 
-    /// Moves to a new underlay on `port` (0: any free port), keeping the firewall mark. The
-    /// new one is bound and registered before it replaces the old, so on error the old one
-    /// stays in use, registered as before. A port already in use by us is kept as it is.
-    pub fn rebind(&self, port: u16) -> io::Result<u16> {
+    /// Moves to a new underlay on `port` (0: any free port) with firewall mark `fwmark`
+    /// (`None`: the current one). The new one is bound, marked and registered before it
+    /// replaces the old, so on error the old one stays in use, with its mark and registered as
+    /// before: both change or neither does. A port already in use by us is kept as it is (and
+    /// only its mark set, on every socket or none).
+    pub fn rebind(&self, port: u16, fwmark: Option<u32>) -> io::Result<u16> {
         let _one_at_a_time = self.rebinding.lock().unwrap_or_else(PoisonError::into_inner);
         let old = self.underlay();
         if port != 0 && port == old.port() {
+            if let Some(mark) = fwmark.filter(|&m| m != old.fwmark()) {
+                old.set_fwmark(mark)?;
+            }
             return Ok(port);
         }
-        let fresh = old.rebind(port)?;
+        let fresh = old.rebind(port, fwmark.unwrap_or_else(|| old.fwmark()))?;
         register_all(&fresh, &self.registry)?;
         let bound = fresh.port();
         *self.underlay.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);

@@ -140,8 +140,8 @@ impl Underlay for UdpUnderlay {
         self.sockets.port()
     }
 
-    fn rebind(&self, port: u16) -> io::Result<UdpUnderlay> {
-        UdpUnderlay::bind_on(self.v4, self.v6, port, self.fwmark())
+    fn rebind(&self, port: u16, fwmark: u32) -> io::Result<UdpUnderlay> {
+        UdpUnderlay::bind_on(self.v4, self.v6, port, fwmark)
     }
 
     fn fwmark(&self) -> u32 {

@@ -110,9 +110,9 @@ pub trait Underlay: Send + Sync + Sized + 'static {
 
     /// The local port.
     fn port(&self) -> u16;
-    /// A new underlay of the same kind on `port` (0: any), with the same firewall mark. The
+    /// A new underlay of the same kind on `port` (0: any) with firewall mark `fwmark`. The
     /// engine swaps it in only once it is fully set up, so on error nothing changed.
-    fn rebind(&self, port: u16) -> io::Result<Self>;
+    fn rebind(&self, port: u16, fwmark: u32) -> io::Result<Self>;
     /// The firewall mark on outgoing datagrams (0: none).
     fn fwmark(&self) -> u32;
     /// Sets the firewall mark (0 clears it): on every socket or on none.

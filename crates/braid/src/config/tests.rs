@@ -384,15 +384,12 @@ fn uapi_request_applies_to_a_device() {
         fn listen_port(&self) -> u16 {
             self.0
         }
-        fn set_listen_port(&mut self, port: u16) -> Result<(), crate::uapi::Errno> {
-            self.0 = port;
-            Ok(())
-        }
         fn fwmark(&self) -> u32 {
             self.1
         }
-        fn set_fwmark(&mut self, mark: u32) -> Result<(), crate::uapi::Errno> {
-            self.1 = mark;
+        fn set_port_and_fwmark(&mut self, port: Option<u16>, mark: Option<u32>) -> Result<(), crate::uapi::Errno> {
+            self.0 = port.unwrap_or(self.0);
+            self.1 = mark.unwrap_or(self.1);
             Ok(())
         }
     }

@@ -81,8 +81,7 @@ impl SetRequest {
         }
     }
 
-    /// The last listen port and fwmark lines, rebinding once each; if the mark fails after
-    /// the port moved, the port is moved back.
+    /// The last listen port and fwmark lines, applied in one host call: both or neither.
     fn apply_host<H: UapiHost + ?Sized>(&self, host: &mut H) -> Result<(), Errno> {
         let mut port = None;
         let mut mark = None;
@@ -93,20 +92,10 @@ impl SetRequest {
                 _ => {}
             }
         }
-        let old_port = host.listen_port();
-        if let Some(port) = port {
-            host.set_listen_port(port)?;
+        if port.is_none() && mark.is_none() {
+            return Ok(());
         }
-        if let Some(mark) = mark {
-            if let Err(errno) = host.set_fwmark(mark) {
-                if port.is_some() {
-                    // Best effort: the old port was bound a moment ago.
-                    let _ = host.set_listen_port(old_port);
-                }
-                return Err(errno);
-            }
-        }
-        Ok(())
+        host.set_port_and_fwmark(port, mark)
     }
 }
 

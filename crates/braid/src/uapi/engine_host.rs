@@ -22,23 +22,22 @@ impl UapiHost for EngineHost<'_> {
         self.engine.listen_port()
     }
 
-    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno> {
-        match self.engine.rebind(port) {
+    fn fwmark(&self) -> u32 {
+        self.engine.fwmark()
+    }
+
+    fn set_port_and_fwmark(&mut self, port: Option<u16>, mark: Option<u32>) -> Result<(), Errno> {
+        let old = self.engine.listen_port();
+        match self.engine.set_port_and_fwmark(port, mark) {
             Ok(bound) => {
-                tracing::info!(port = bound, "listening");
+                if bound != old {
+                    tracing::info!(port = bound, "listening");
+                }
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(Errno::EADDRINUSE),
             Err(e) => Err(Errno::from(&e)),
         }
-    }
-
-    fn fwmark(&self) -> u32 {
-        self.engine.fwmark()
-    }
-
-    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno> {
-        self.engine.set_fwmark(mark).map_err(|e| Errno::from(&e))
     }
 
     fn extras(&self) -> Vec<(String, String)> {

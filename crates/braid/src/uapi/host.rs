@@ -13,14 +13,13 @@ pub trait UapiHost {
     /// wireguard-go does.
     fn listen_port(&self) -> u16;
 
-    /// Rebinds to `port` (0 = any free port). On failure the old sockets must stay in use.
-    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno>;
-
     /// The firewall mark on outgoing packets (0 = none); `get` omits a zero mark.
     fn fwmark(&self) -> u32;
 
-    /// Sets the firewall mark (0 clears it). On failure the old mark must stay in use.
-    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno>;
+    /// Rebinds to `port` (0 = any free port) and/or sets the firewall mark (0 clears it),
+    /// `None` leaving that one as it is. Both change or neither: on failure the old sockets,
+    /// with their old mark, must stay in use exactly as they were.
+    fn set_port_and_fwmark(&mut self, port: Option<u16>, mark: Option<u32>) -> Result<(), Errno>;
 
     /// Facts about the data path for `braid show` (e.g. which offloads are active), as
     /// `(key, value)` pairs; reported only to braid's extended `get`.

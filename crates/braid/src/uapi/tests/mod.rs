@@ -27,22 +27,21 @@ impl UapiHost for FakeHost {
     fn listen_port(&self) -> u16 {
         self.port
     }
-    fn set_listen_port(&mut self, port: u16) -> Result<(), Errno> {
-        self.port_calls.push(port);
-        if let Some(errno) = self.refuse_port {
-            return Err(errno);
-        }
-        self.port = port;
-        Ok(())
-    }
     fn fwmark(&self) -> u32 {
         self.mark
     }
-    fn set_fwmark(&mut self, mark: u32) -> Result<(), Errno> {
-        if let Some(errno) = self.refuse_mark {
+    fn set_port_and_fwmark(&mut self, port: Option<u16>, mark: Option<u32>) -> Result<(), Errno> {
+        if let Some(port) = port {
+            self.port_calls.push(port);
+            if let Some(errno) = self.refuse_port {
+                return Err(errno);
+            }
+        }
+        if let (Some(_), Some(errno)) = (mark, self.refuse_mark) {
             return Err(errno);
         }
-        self.mark = mark;
+        self.port = port.unwrap_or(self.port);
+        self.mark = mark.unwrap_or(self.mark);
         Ok(())
     }
 }

@@ -86,14 +86,15 @@ fn a_port_in_use_fails_before_the_device_changes() {
 }
 
 #[test]
-fn a_refused_fwmark_moves_the_port_back() {
+fn a_refused_fwmark_changes_neither_mark_nor_port() {
     let (mut device, mut host) = configured();
     let before = get(&mut device, &mut host);
     host.refuse_mark = Some(Errno(1));
     let lines = destructive_prefix();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     assert_eq!(set(&mut device, &mut host, &lines), "errno=-1\n\n");
-    assert_eq!(host.port_calls, vec![51820, 9, 51820], "bound the new port, then back");
+    assert_eq!(host.port_calls, vec![51820, 9], "one call for port and mark together");
+    assert_eq!((host.port, host.mark), (51820, 0));
     assert_eq!(get(&mut device, &mut host), before);
 }
 
