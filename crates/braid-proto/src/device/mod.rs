@@ -277,20 +277,39 @@ impl Device {
 
     /// Removes a peer: its sessions, indices, routes, timers and queued packets go with it.
     pub fn remove_peer(&mut self, id: PeerId) {
+        if self.detach_peer(id) {
+            self.allowed_ips.remove_value(id);
+        }
+    }
+
+    /// Removes every peer (`replace_peers`, `wg setconf`): as [`remove_peer`](Self::remove_peer)
+    /// for each, but the routing table is cleared once instead of searched per peer, so the
+    /// device is held for time linear in the peers (milliseconds at 100 000), not peers ×
+    /// prefixes.
+    pub fn remove_all_peers(&mut self) {
+        let all: Vec<PeerId> = self.peers().collect();
+        for id in all {
+            self.detach_peer(id);
+        }
+        self.allowed_ips.clear();
+    }
+
+    /// Everything of a peer but its routes; false if there was no such peer.
+    fn detach_peer(&mut self, id: PeerId) -> bool {
         let Some(slot) = self.peers.get_mut(id.slot as usize).filter(|s| s.generation == id.generation) else {
-            return;
+            return false;
         };
-        let Some(mut peer) = slot.peer.take() else { return };
+        let Some(mut peer) = slot.peer.take() else { return false };
         peer.sessions.clear(&mut self.indices);
         if let Some(p) = peer.pending.take() {
             self.indices.free(p.local_index);
         }
         self.by_key.remove(&peer.public_key);
-        self.allowed_ips.remove_value(id);
         for kind in TimerKind::ALL {
             self.timers.cancel((id, kind));
         }
         self.free_slots.push(id.slot);
+        true
     }
 
     /// The peer with this public key.

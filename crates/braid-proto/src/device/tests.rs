@@ -353,6 +353,36 @@ fn removing_a_peer_frees_its_indices_routes_and_timers() {
 }
 
 #[test]
+fn removing_all_peers_frees_everything_and_the_device_starts_over_cleanly() {
+    let (mut a, mut b, b_on_a, _) = pair();
+    let now = Instant::from_secs(1);
+    let mut out = [0u8; 2048];
+    a.dev.handle_packet(now, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    pump(&mut a, &mut b, now);
+    let mut third = PeerConfig::new(public(3));
+    third.allowed_ips = vec![(Ipv4Addr::new(198, 19, 3, 0).into(), 24)];
+    a.dev.add_peer(third).unwrap();
+    a.dev.remove_all_peers();
+    assert_eq!(a.dev.peer_count(), 0);
+    assert_eq!(a.dev.indices.len(), 0);
+    assert_eq!(a.dev.next_deadline(), None);
+    assert_eq!(a.dev.allowed_ips().count(), 0);
+    assert_eq!(a.dev.route(b.tunnel.into()), None);
+    assert!(a.dev.peer_stats(b_on_a).is_none());
+    assert!(a.dev.peer_by_key(&public(2)).is_none());
+    // The same peer added again gets its routes and a new handshake.
+    let mut again = PeerConfig::new(public(2));
+    again.endpoint = Some(b.addr.into());
+    again.allowed_ips = vec![(b.tunnel.into(), 32)];
+    let id = a.dev.add_peer(again).unwrap();
+    assert_eq!(a.dev.route(b.tunnel.into()), Some(id));
+    let later = Instant::from_secs(2);
+    a.dev.handle_packet(later, &ipv4(a.tunnel, b.tunnel, 40, 0), &mut out).unwrap();
+    let (_, to_b) = pump(&mut a, &mut b, later);
+    assert_eq!(to_b.len(), 1, "the staged packet went through a new session");
+}
+
+#[test]
 fn preshared_key_mismatch_fails_and_a_fix_applies_at_once() {
     let (mut a, mut b, b_on_a, a_on_b) = pair();
     a.dev.set_peer_preshared_key(b_on_a, Some([5; 32])).unwrap();

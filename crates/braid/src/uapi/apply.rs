@@ -10,7 +10,7 @@
 use super::set_request::{DeviceOp, PeerOp, PeerSection, SetRequest};
 use super::{Errno, UapiHost};
 use braid_proto::time::Instant;
-use braid_proto::{Device, PeerConfig, PeerId};
+use braid_proto::{Device, PeerConfig};
 use core::time::Duration;
 
 impl SetRequest {
@@ -21,12 +21,7 @@ impl SetRequest {
         for op in &self.device {
             match op {
                 DeviceOp::PrivateKey(key) => device.set_private_key(key.as_ref().map(|k| *k.expose())),
-                DeviceOp::ReplacePeers => {
-                    let all: Vec<PeerId> = device.peers().collect();
-                    for id in all {
-                        device.remove_peer(id);
-                    }
-                }
+                DeviceOp::ReplacePeers => device.remove_all_peers(),
                 DeviceOp::ListenPort(_) | DeviceOp::Fwmark(_) => {}
             }
         }
