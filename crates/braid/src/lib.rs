@@ -21,6 +21,7 @@ pub mod config;
 pub mod daemon;
 pub mod keys;
 pub mod net;
+pub mod rootless;
 pub mod tunnel;
 pub mod uapi;
 

@@ -65,6 +65,36 @@ enum Command {
         /// Interface name or configuration file.
         target: String,
     },
+    /// Forward local ports through a tunnel on braid's own TCP/IP stack: no root, no TUN.
+    /// Runs until SIGINT or SIGTERM.
+    Forward {
+        /// The tunnel's configuration file (as for `braid up`).
+        config: std::path::PathBuf,
+        /// A local TCP port through the tunnel: `[bind:]port:host:port` (bind: 127.0.0.1).
+        #[arg(short = 'L', value_name = "[BIND:]PORT:HOST:PORT")]
+        local: Vec<String>,
+        /// A local UDP port through the tunnel: `[bind:]port:host:port`.
+        #[arg(short = 'U', value_name = "[BIND:]PORT:HOST:PORT")]
+        udp: Vec<String>,
+        /// A port of the tunnel's own address to a service here: `port:host:port`.
+        #[arg(short = 'R', value_name = "PORT:HOST:PORT")]
+        remote: Vec<String>,
+    },
+    /// A SOCKS5 proxy (and optionally an HTTP CONNECT proxy) into a tunnel on braid's own
+    /// TCP/IP stack: no root, no TUN. Names resolve through the config's `DNS =`.
+    Socks {
+        /// The tunnel's configuration file (as for `braid up`).
+        config: std::path::PathBuf,
+        /// Where the SOCKS5 proxy listens.
+        #[arg(long, default_value = "127.0.0.1:1080")]
+        listen: std::net::SocketAddr,
+        /// Where an HTTP CONNECT proxy listens (none without it).
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+        /// A file (mode 600) whose first line is `user:password`: clients must present it.
+        #[arg(long)]
+        auth_file: Option<std::path::PathBuf>,
+    },
 }
 
 fn report(result: std::io::Result<String>) -> ExitCode {
@@ -149,6 +179,15 @@ fn main() -> ExitCode {
             report(cli::up_down::up(&file))
         }
         (Some(Command::Down { target }), _) => report(cli::up_down::down(&target)),
+        (Some(Command::Forward { config, local, udp, remote }), _) => {
+            init_logging(cli.verbose, true, false);
+            let forwards = cli::rootless::Forwards { local_tcp: local, local_udp: udp, remote_tcp: remote };
+            report(cli::rootless::forward(&config, &forwards))
+        }
+        (Some(Command::Socks { config, listen, http, auth_file }), _) => {
+            init_logging(cli.verbose, true, false);
+            report(cli::rootless::socks(&config, &cli::rootless::Proxies { socks: listen, http, auth_file }))
+        }
         (None, Some(interface)) => {
             init_logging(cli.verbose, cli.foreground, !cli.foreground);
             daemon::run(&DaemonOptions { interface, foreground: cli.foreground })

@@ -3,6 +3,7 @@
 //! and (for `show`) against wireguard-go.
 
 pub mod demo;
+pub mod rootless;
 pub mod show;
 pub mod uapi_client;
 pub mod up_down;

@@ -90,6 +90,9 @@ pub struct TunnelConfig {
     pub post_down: Vec<String>,
     /// `SaveConfig`.
     pub save_config: bool,
+    /// The keys above that only mean something with a TUN interface (`Table`, the hooks,
+    /// `SaveConfig`), each with its line, for a rootless tunnel to report as ignored.
+    pub tun_only: Vec<(&'static str, usize)>,
     /// The `[Peer]` sections, in file order.
     pub peers: Vec<Peer>,
 }
@@ -119,6 +122,7 @@ impl TunnelConfig {
             pre_down: Vec::new(),
             post_down: Vec::new(),
             save_config: false,
+            tun_only: Vec::new(),
             peers: Vec::new(),
         }
     }

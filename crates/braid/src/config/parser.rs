@@ -29,6 +29,7 @@ struct InterfaceDraft {
     pre_down: Vec<String>,
     post_down: Vec<String>,
     save_config: bool,
+    tun_only: Vec<(&'static str, usize)>,
 }
 
 struct PeerDraft {
@@ -39,6 +40,10 @@ struct PeerDraft {
     allowed_ips: Vec<(IpAddr, u8)>,
     persistent_keepalive: Option<u16>,
 }
+
+/// wg-quick's keys that act on a TUN interface and its host (routes, hooks, saving the
+/// running state back): a tunnel without a TUN device has nothing for them to act on.
+const TUN_ONLY_KEYS: [&str; 6] = ["Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig"];
 
 /// An invalid value for `key`.
 fn invalid(key: &'static str) -> impl FnOnce(String) -> ConfigFileErrorKind {
@@ -87,7 +92,7 @@ pub fn parse_config(file: &str, text: &str) -> Result<TunnelConfig, ConfigFileEr
         let value = value.trim();
         let result = match (section, peers.last_mut()) {
             (None, _) => Err(ConfigFileErrorKind::OutsideSection),
-            (Some(SectionKind::Interface), _) => interface_line(&mut interface, &key, value),
+            (Some(SectionKind::Interface), _) => interface_line(&mut interface, &key, value, line_no),
             (Some(SectionKind::Peer), Some(peer)) => peer_line(peer, &key, value),
             (Some(SectionKind::Peer), None) => Err(ConfigFileErrorKind::OutsideSection),
         };
@@ -101,10 +106,14 @@ fn unknown(section: SectionKind, key: &str) -> ConfigFileErrorKind {
     ConfigFileErrorKind::UnknownKey { section, key: shown.then(|| key.to_owned()) }
 }
 
-fn interface_line(draft: &mut InterfaceDraft, key: &str, value: &str) -> Result<(), ConfigFileErrorKind> {
+fn interface_line(draft: &mut InterfaceDraft, key: &str, value: &str, line: usize) -> Result<(), ConfigFileErrorKind> {
     // May be a private key: wiped when dropped.
     let token = Zeroizing::new(without_spaces(value));
-    match key.to_ascii_lowercase().as_str() {
+    let lower = key.to_ascii_lowercase();
+    if let Some(&name) = TUN_ONLY_KEYS.iter().find(|k| k.eq_ignore_ascii_case(&lower)) {
+        draft.tun_only.push((name, line));
+    }
+    match lower.as_str() {
         "privatekey" => draft.private_key = Some(values::secret_key(&token).map_err(invalid("PrivateKey"))?),
         "listenport" => draft.listen_port = Some(values::port(&token).map_err(invalid("ListenPort"))?),
         "fwmark" => draft.fwmark = Some(values::fwmark(&token).map_err(invalid("FwMark"))?),
@@ -187,6 +196,7 @@ fn finish(file: &str, interface: InterfaceDraft, peers: Vec<PeerDraft>) -> Resul
         pre_down: interface.pre_down,
         post_down: interface.post_down,
         save_config: interface.save_config,
+        tun_only: interface.tun_only,
         peers,
     })
 }

@@ -49,7 +49,7 @@ pub fn check(tools: &[&str]) -> Result<(), String> {
     if !missing.is_empty() {
         return Err(format!(
             "missing tools: {} (apt-get install --no-install-recommends wireguard-go wireguard-tools iperf3 \
-             nftables iputils-ping iproute2)",
+             nftables iputils-ping iproute2 python3 util-linux curl)",
             missing.join(", ")
         ));
     }
