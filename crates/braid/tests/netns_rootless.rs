@@ -60,6 +60,26 @@ while True:
         s.sendto(struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + question + answer, peer)
 "#;
 
+/// Accepts one connection and writes how it ended (`FIN` or `RST`) to the file in argv[1].
+const CLOSE_WATCHER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.19.0.2", 8082))
+s.listen(1)
+c, _ = s.accept()
+ended = "?"
+try:
+    while True:
+        data = c.recv(4096)
+        if not data:
+            ended = "FIN"
+            break
+except ConnectionResetError:
+    ended = "RST"
+open(sys.argv[1], "w").write(ended)
+"#;
+
 const UDP_ECHO: &str = r#"
 import socket
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -112,6 +132,8 @@ fn lab() -> Lab {
     let www = www.to_str().unwrap().to_owned();
     let dns = scratch.write("dns.py", DNS_RESPONDER);
     let echo = scratch.write("echo.py", UDP_ECHO);
+    let watcher = scratch.write("watcher.py", CLOSE_WATCHER);
+    let ended = scratch.path().join("ended");
     let log = |name: &str| scratch.path().join(name);
     let services = vec![
         ns_b.spawn(
@@ -122,6 +144,12 @@ fn lab() -> Lab {
         ),
         ns_b.spawn("dns", &["python3", dns.to_str().unwrap()], &[], log("dns.log")),
         ns_b.spawn("echo", &["python3", echo.to_str().unwrap()], &[], log("echo.log")),
+        ns_b.spawn(
+            "watcher",
+            &["python3", watcher.to_str().unwrap(), ended.to_str().unwrap()],
+            &[],
+            log("watcher.log"),
+        ),
         ns_a.spawn(
             "local http",
             &["python3", "-m", "http.server", &LOCAL_HTTP_PORT.to_string(), "--bind", "127.0.0.1", "--directory", &www],
@@ -139,6 +167,10 @@ fn lab() -> Lab {
     );
     let config = scratch.write("rootless.conf", &text);
     std::os::unix::fs::chown(&config, Some(65534), Some(65534)).unwrap();
+    // nobody's runtime directory, for the control socket.
+    let run = scratch.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::os::unix::fs::chown(&run, Some(65534), Some(65534)).unwrap();
     let braid = scratch.path().join("braid");
     std::fs::copy(env!("CARGO_BIN_EXE_braid"), &braid).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -170,8 +202,9 @@ impl Lab {
     ) -> (netns::process::Process, Vec<String>) {
         let mut full = vec!["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", self.braid.as_str()];
         full.extend_from_slice(args);
-        let mut process =
-            self.ns_a.spawn(label, &full, &[("RUST_LOG", "info")], self.scratch.path().join(format!("{label}.log")));
+        let run = self.run_dir();
+        let envs = [("RUST_LOG", "info"), ("XDG_RUNTIME_DIR", run.as_str())];
+        let mut process = self.ns_a.spawn(label, &full, &envs, self.scratch.path().join(format!("{label}.log")));
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let log = process.log();
@@ -182,6 +215,18 @@ impl Lab {
             assert!(process.is_running() && Instant::now() < deadline, "{label} did not come up:\n{log}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn run_dir(&self) -> String {
+        self.scratch.path().join("run").to_str().unwrap().to_owned()
+    }
+
+    /// `braid show NAME` as nobody in A.
+    fn show_as_nobody(&self, name: &str) -> String {
+        let env = format!("XDG_RUNTIME_DIR={}", self.run_dir());
+        let args =
+            ["env", &env, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", &self.braid, "show", name];
+        self.ns_a.exec(&args, Duration::from_secs(10)).expect_success()
     }
 
     /// curl in A: the body of `url` (with `extra` options), checked to be `want`.
@@ -248,15 +293,18 @@ fn forward_and_socks_as_nobody_reach_the_network_behind_wireguard_go() {
             "0:[fd00:19::2]:8080",
             "-L",
             "0:web.test:8080",
+            "-L",
+            "0:198.19.0.2:8082",
             "-U",
             "0:198.19.0.2:7",
             "-R",
             &format!("{REMOTE_PORT}:127.0.0.1:{LOCAL_HTTP_PORT}"),
         ],
         "forward ",
-        4,
+        5,
     );
-    let (v4, v6, named, udp) = (bound(&lines[0]), bound(&lines[1]), bound(&lines[2]), bound(&lines[3]));
+    let (v4, v6, named, watched, udp) =
+        (bound(&lines[0]), bound(&lines[1]), bound(&lines[2]), bound(&lines[3]), bound(&lines[4]));
     lab.curl_exact("-L IPv4", &[], &format!("http://{v4}/big.bin"), &lab.big);
     lab.curl_exact("-L IPv6", &[], &format!("http://{v6}/big.bin"), &lab.big);
     lab.curl_exact("-L by name", &[], &format!("http://{named}/small.bin"), &lab.small);
@@ -310,8 +358,43 @@ fn forward_and_socks_as_nobody_reach_the_network_behind_wireguard_go() {
         )
         .expect_success();
     assert!(std::fs::read(&out).unwrap() == lab.small, "-R carried the local file");
+    // `braid show` (as nobody, through the socket in its runtime directory) counts each forward.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(lab.scratch.path().join("forward.log")).unwrap_or_default().contains("braid show") {
+        assert!(Instant::now() < deadline, "no control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shown = lab.show_as_nobody("rootless");
+    assert!(shown.contains("interface: rootless") && shown.contains("peer: "), "{shown}");
+    let first = format!("forward 1: -L {v4} -> 198.19.0.2:8080: ");
+    let line = shown.lines().find_map(|l| l.trim().strip_prefix(first.as_str())).unwrap_or_else(|| panic!("{shown}"));
+    let connections: usize = line.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count");
+    // The big file, the 100 at once, and any attempt curl retried while the server started.
+    assert!(connections > CONCURRENT && line.contains("(0 open, "), "{line}");
+    assert!(
+        shown.contains(&format!("-R 0.0.0.0:{REMOTE_PORT} -> 127.0.0.1:{LOCAL_HTTP_PORT}: 1 connections")),
+        "{shown}"
+    );
+    // An open connection is closed with a FIN, not a reset, when braid is told to stop.
+    let ns_a_path = std::path::Path::new("/run/netns").join(lab.ns_a.name());
+    let held = std::thread::spawn(move || {
+        braid_io::process::enter_network_namespace(&ns_a_path).unwrap();
+        let mut s = TcpStream::connect(watched).unwrap();
+        s.write_all(b"hello").unwrap();
+        s
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     // The key that needs a TUN was reported with its line; SIGTERM stops braid cleanly.
     forward.stop();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ended = lab.scratch.path().join("ended");
+    while !ended.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&ended).unwrap_or_default(), "FIN", "how the open connection ended");
+    drop(held);
     let log = forward.log();
     assert!(log.contains("rootless.conf:5: `PostUp`"), "{log}");
     assert!(log.contains("braid: stopped"), "{log}");

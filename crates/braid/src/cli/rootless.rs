@@ -10,6 +10,7 @@ use crate::rootless::{http_proxy, remote_tcp, socks5, Rootless};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 fn fail(message: String) -> io::Error {
     io::Error::other(message)
@@ -37,12 +38,21 @@ pub struct Proxies {
     pub auth_file: Option<std::path::PathBuf>,
 }
 
-fn start(config: &Path) -> io::Result<Rootless> {
+fn start(config: &Path) -> io::Result<(Rootless, String)> {
     let file = load_config_file(config).map_err(|e| fail(e.to_string()))?;
     if file.readable_by_others {
         eprintln!("braid: warning: {} is readable by others, and it holds a private key", config.display());
     }
-    Rootless::start(&config.display().to_string(), &file.config).map_err(|e| fail(format!("{}: {e}", config.display())))
+    let rootless = Rootless::start(&config.display().to_string(), &file.config)
+        .map_err(|e| fail(format!("{}: {e}", config.display())))?;
+    Ok((rootless, file.interface_name))
+}
+
+/// The control socket, once everything listens: `braid show NAME` works from here on.
+fn serve_control(rootless: &mut Rootless, name: &str) -> io::Result<()> {
+    let path = rootless.serve_control(name).map_err(|e| fail(format!("control socket for {name}: {e}")))?;
+    announce(&format!("braid: `braid show {name}` answers on {}", path.display()));
+    Ok(())
 }
 
 /// Prints a line at once (a script reads the bound ports from it).
@@ -63,24 +73,29 @@ pub fn forward(config: &Path, forwards: &Forwards) -> io::Result<String> {
     if local_tcp.is_empty() && local_udp.is_empty() && remote_tcp.is_empty() {
         return Err(fail("nothing to forward: give -L, -U or -R".into()));
     }
-    let mut rootless = start(config)?;
+    let signals = Signals::register()?;
+    let (mut rootless, name) = start(config)?;
     announce(&format!("braid: tunnel up, UDP port {}", rootless.tunnel().listen_port()));
     for spec in &local_tcp {
-        let stats = rootless.new_stats(format!("-L {spec}"));
-        let forward = LocalTcpForward::start(spec, rootless.context(), stats)?;
+        let stats = Arc::default();
+        let forward = LocalTcpForward::start(spec, rootless.context(), Arc::clone(&stats))?;
         announce(&format!("forward tcp {} -> {}", forward.local_addr(), spec.target));
+        rootless.track(format!("-L {} -> {}", forward.local_addr(), spec.target), stats);
     }
     for spec in &local_udp {
-        let stats = rootless.new_stats(format!("-U {spec}"));
-        let forward = LocalUdpForward::start(spec, rootless.context(), stats)?;
+        let stats = Arc::default();
+        let forward = LocalUdpForward::start(spec, rootless.context(), Arc::clone(&stats))?;
         announce(&format!("forward udp {} -> {}", forward.local_addr(), spec.target));
+        rootless.track(format!("-U {} -> {}", forward.local_addr(), spec.target), stats);
     }
     for spec in &remote_tcp {
-        let stats = rootless.new_stats(format!("-R {spec}"));
-        remote_tcp::start(spec, rootless.context(), stats)?;
+        let stats = Arc::default();
+        remote_tcp::start(spec, rootless.context(), Arc::clone(&stats))?;
         announce(&format!("remote tcp tunnel port {} -> {}", spec.listen.port(), spec.target));
+        rootless.track(format!("-R {spec}"), stats);
     }
-    wait_for_signal()?;
+    serve_control(&mut rootless, &name)?;
+    signals.wait();
     Ok(stop(rootless))
 }
 
@@ -90,17 +105,21 @@ pub fn socks(config: &Path, proxies: &Proxies) -> io::Result<String> {
         Some(path) => Some(read_credentials(path)?),
         None => None,
     };
-    let mut rootless = start(config)?;
+    let signals = Signals::register()?;
+    let (mut rootless, name) = start(config)?;
     announce(&format!("braid: tunnel up, UDP port {}", rootless.tunnel().listen_port()));
-    let stats = rootless.new_stats("socks5".into());
-    let bound = socks5::start(proxies.socks, rootless.context(), stats, auth.clone())?;
+    let stats = Arc::default();
+    let bound = socks5::start(proxies.socks, rootless.context(), Arc::clone(&stats), auth.clone())?;
     announce(&format!("socks5 {bound}"));
+    rootless.track(format!("socks5 {bound}"), stats);
     if let Some(http) = proxies.http {
-        let stats = rootless.new_stats("http-connect".into());
-        let bound = http_proxy::start(http, rootless.context(), stats, auth)?;
+        let stats = Arc::default();
+        let bound = http_proxy::start(http, rootless.context(), Arc::clone(&stats), auth)?;
         announce(&format!("http-connect {bound}"));
+        rootless.track(format!("http-connect {bound}"), stats);
     }
-    wait_for_signal()?;
+    serve_control(&mut rootless, &name)?;
+    signals.wait();
     Ok(stop(rootless))
 }
 
@@ -126,18 +145,29 @@ fn read_credentials(path: &Path) -> io::Result<Credentials> {
     Ok(Credentials { user: user.to_owned(), password: zeroize::Zeroizing::new(password.to_owned()) })
 }
 
-fn wait_for_signal() -> io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    use std::io::Read;
-    let (mut read, write) = std::os::unix::net::UnixStream::pair()?;
-    for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
-        signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT, caught from the start (so that one arriving while
+/// the tunnel comes up still ends it cleanly).
+struct Signals {
+    read: std::os::unix::net::UnixStream,
+}
+
+impl Signals {
+    fn register() -> io::Result<Signals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let (read, write) = std::os::unix::net::UnixStream::pair()?;
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+            signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+        }
+        Ok(Signals { read })
     }
-    let mut byte = [0u8; 1];
-    loop {
-        match read.read(&mut byte) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            _ => return Ok(()),
+
+    fn wait(mut self) {
+        use std::io::Read;
+        let mut byte = [0u8; 1];
+        while let Err(e) = self.read.read(&mut byte) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return;
+            }
         }
     }
 }

@@ -235,14 +235,17 @@ pub fn render_json(state: &InterfaceState) -> serde_json::Value {
 
 /// Interfaces with a control socket (live or stale).
 pub fn list_interfaces() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(crate::daemon::uapi_socket::SOCKET_DIR)
-        .map(|d| {
+    let mut names: Vec<String> = crate::daemon::uapi_socket::socket_dirs()
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|d| {
             d.filter_map(|e| e.ok())
                 .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".sock")).map(str::to_owned))
-                .collect()
+                .collect::<Vec<_>>()
         })
-        .unwrap_or_default();
+        .collect();
     names.sort();
+    names.dedup();
     names
 }
 

@@ -1,7 +1,7 @@
 //! A UAPI client: one request on the interface's control socket, the reply read up to its
 //! `errno=` line.
 
-use crate::daemon::socket_path;
+use crate::daemon::uapi_socket::find_socket;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -19,7 +19,7 @@ pub struct Reply {
 
 /// Sends `request` (which must end with a blank line) to `interface` and reads the reply.
 pub fn request(interface: &str, request: &str) -> io::Result<Reply> {
-    let path = socket_path(interface)?;
+    let path = find_socket(interface)?;
     let mut stream = UnixStream::connect(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {}: {e}", path.display())))?;
     // Whoever serves the socket gets our requests, `braid up`'s private key among them: it

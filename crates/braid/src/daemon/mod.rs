@@ -6,7 +6,7 @@
 //! `WG_TUN_FD` and `WG_UAPI_FD` hand over descriptors opened by a parent, as with wireguard-go.
 
 pub mod syslog;
-mod uapi_server;
+pub mod uapi_server;
 pub mod uapi_socket;
 
 pub use uapi_socket::{socket_path, ControlSocket};

@@ -6,7 +6,7 @@
 //! socket buffer, not in memory). Each request runs against the device under its lock, like
 //! any other data-path call; the listen port and firewall mark change through the engine.
 
-use crate::uapi::{EngineHost, UapiSession};
+use crate::uapi::{EngineHost, HostExtras, UapiSession};
 use braid_engine::{EngineHandle, UdpUnderlay};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -39,6 +39,15 @@ pub struct UapiServer {
 impl UapiServer {
     /// Serves `listener` for the engine behind `engine`.
     pub fn spawn(listener: UnixListener, engine: EngineHandle<UdpUnderlay>) -> io::Result<UapiServer> {
+        Self::spawn_with(listener, engine, None)
+    }
+
+    /// As [`UapiServer::spawn`], with more facts for `braid show` from `extras`.
+    pub fn spawn_with(
+        listener: UnixListener,
+        engine: EngineHandle<UdpUnderlay>,
+        extras: Option<HostExtras>,
+    ) -> io::Result<UapiServer> {
         listener.set_nonblocking(true)?;
         let mut poll = Poll::new()?;
         poll.registry().register(&mut SourceFd(&listener.as_raw_fd()), LISTENER, Interest::READABLE)?;
@@ -57,7 +66,7 @@ impl UapiServer {
                 if events.iter().any(|e| e.token() == STOP) {
                     return;
                 }
-                accept_all(&listener, &engine, &clients);
+                accept_all(&listener, &engine, &clients, extras.as_ref());
             }
         })?;
         Ok(UapiServer { waker, thread })
@@ -70,7 +79,12 @@ impl UapiServer {
     }
 }
 
-fn accept_all(listener: &UnixListener, engine: &EngineHandle<UdpUnderlay>, clients: &Arc<AtomicUsize>) {
+fn accept_all(
+    listener: &UnixListener,
+    engine: &EngineHandle<UdpUnderlay>,
+    clients: &Arc<AtomicUsize>,
+    extras: Option<&HostExtras>,
+) {
     loop {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -90,9 +104,9 @@ fn accept_all(listener: &UnixListener, engine: &EngineHandle<UdpUnderlay>, clien
             tracing::warn!("too many UAPI clients at once: one turned away");
             continue;
         }
-        let (engine, counter) = (engine.clone(), clients.clone());
+        let (engine, counter, extras) = (engine.clone(), clients.clone(), extras.cloned());
         let spawned = std::thread::Builder::new().name("braid-uapi-client".into()).spawn(move || {
-            if let Err(e) = serve_client(stream, &engine) {
+            if let Err(e) = serve_client(stream, &engine, extras.as_ref()) {
                 tracing::debug!(error = %e, "UAPI client ended");
             }
             counter.fetch_sub(1, Ordering::AcqRel);
@@ -105,13 +119,17 @@ fn accept_all(listener: &UnixListener, engine: &EngineHandle<UdpUnderlay>, clien
     }
 }
 
-fn serve_client(mut stream: UnixStream, engine: &EngineHandle<UdpUnderlay>) -> io::Result<()> {
+fn serve_client(
+    mut stream: UnixStream,
+    engine: &EngineHandle<UdpUnderlay>,
+    extras: Option<&HostExtras>,
+) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut session = UapiSession::new();
     let mut buf = [0u8; 16384];
-    let mut host = EngineHost::new(engine);
+    let mut host = EngineHost::new(engine).with_extras(extras);
     loop {
         let n = match stream.read(&mut buf) {
             Ok(n) => n,

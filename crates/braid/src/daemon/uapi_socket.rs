@@ -15,8 +15,44 @@ pub const SOCKET_DIR: &str = "/var/run/wireguard";
 /// The socket path of `interface`; an invalid name (one with a `/`, or starting with `-`) is
 /// an error, so no path outside the socket directory is ever built from user input.
 pub fn socket_path(interface: &str) -> io::Result<PathBuf> {
+    socket_path_in(Path::new(SOCKET_DIR), interface)
+}
+
+fn socket_path_in(dir: &Path, interface: &str) -> io::Result<PathBuf> {
     crate::config::check_interface_name(interface)?;
-    Ok(Path::new(SOCKET_DIR).join(format!("{interface}.sock")))
+    Ok(dir.join(format!("{interface}.sock")))
+}
+
+/// Where an unprivileged braid (a rootless tunnel) puts its control socket:
+/// `$XDG_RUNTIME_DIR/braid`, or `/tmp/braid-<uid>` without one. Root uses [`SOCKET_DIR`].
+pub fn user_socket_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| Path::new(d).is_absolute()) {
+        Some(dir) => Path::new(&dir).join("braid"),
+        None => std::env::temp_dir().join(format!("braid-{}", braid_io::process::effective_uid())),
+    }
+}
+
+/// The socket directories to look in, ours first: the user's (when not root), then the
+/// system's.
+pub fn socket_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if braid_io::process::effective_uid() != 0 {
+        dirs.push(user_socket_dir());
+    }
+    dirs.push(PathBuf::from(SOCKET_DIR));
+    dirs
+}
+
+/// The socket of `interface` where a client should connect: the first directory of
+/// [`socket_dirs`] that has it (the system's when none has).
+pub fn find_socket(interface: &str) -> io::Result<PathBuf> {
+    for dir in socket_dirs() {
+        let path = socket_path_in(&dir, interface)?;
+        if path.exists() {
+            return Ok(path);
+        }
+    }
+    socket_path(interface)
 }
 
 /// A bound control socket that removes its file when dropped (if it is still ours).
@@ -31,9 +67,21 @@ impl ControlSocket {
     /// Binds the socket for `interface`. A live socket (another daemon answers on it) is an
     /// error; a stale file left by a crashed daemon is replaced.
     pub fn bind(interface: &str) -> io::Result<ControlSocket> {
-        let path = socket_path(interface)?;
-        let dir = Path::new(SOCKET_DIR);
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+        Self::bind_in(Path::new(SOCKET_DIR), 0o755, interface)
+    }
+
+    /// [`ControlSocket::bind`] in the socket directory an unprivileged braid uses
+    /// ([`user_socket_dir`], created 0700), or the system's when running as root.
+    pub fn bind_for_user(interface: &str) -> io::Result<ControlSocket> {
+        if braid_io::process::effective_uid() == 0 {
+            return Self::bind(interface);
+        }
+        Self::bind_in(&user_socket_dir(), 0o700, interface)
+    }
+
+    fn bind_in(dir: &Path, dir_mode: u32, interface: &str) -> io::Result<ControlSocket> {
+        let path = socket_path_in(dir, interface)?;
+        fs::DirBuilder::new().recursive(true).mode(dir_mode).create(dir)?;
         check_socket_dir(dir)?;
         if path.exists() {
             if UnixStream::connect(&path).is_ok() {

@@ -43,6 +43,7 @@ pub struct Rootless {
     resolver: Resolver,
     connections: Arc<Connections>,
     stats: Vec<(String, Arc<ForwardStats>)>,
+    control: Option<(crate::daemon::ControlSocket, crate::daemon::uapi_server::UapiServer)>,
 }
 
 impl Rootless {
@@ -64,7 +65,14 @@ impl Rootless {
             })
             .collect();
         let resolver = Resolver::new(servers, tunnel.addresses());
-        Ok(Rootless { tunnel, net, resolver, connections: Arc::new(Connections::default()), stats: Vec::new() })
+        Ok(Rootless {
+            tunnel,
+            net,
+            resolver,
+            connections: Arc::new(Connections::default()),
+            stats: Vec::new(),
+            control: None,
+        })
     }
 
     /// The stack on the tunnel.
@@ -87,16 +95,41 @@ impl Rootless {
         &self.connections
     }
 
-    /// Counters for a new forward or proxy called `name` (shown by `braid show`).
-    pub fn new_stats(&mut self, name: String) -> Arc<ForwardStats> {
-        let stats = Arc::new(ForwardStats::default());
-        self.stats.push((name, stats.clone()));
-        stats
+    /// Shows a forward's or proxy's counters as `name` in `braid show`.
+    pub fn track(&mut self, name: String, stats: Arc<ForwardStats>) {
+        self.stats.push((name, stats));
     }
 
     /// Every forward's counters, by name.
     pub fn stats(&self) -> &[(String, Arc<ForwardStats>)] {
         &self.stats
+    }
+
+    /// Serves the control socket of `interface` (in the user's runtime directory, or the
+    /// system's for root), so `braid show` and `wg` see this tunnel, with every forward's
+    /// counters. Call once the forwards exist. Returns the socket's path.
+    pub fn serve_control(&mut self, interface: &str) -> io::Result<std::path::PathBuf> {
+        let socket = crate::daemon::ControlSocket::bind_for_user(interface)?;
+        let listener = socket.listener.try_clone()?;
+        let stats = self.stats.clone();
+        let extras: crate::uapi::HostExtras = Arc::new(move || {
+            stats
+                .iter()
+                .enumerate()
+                .map(|(i, (name, s))| {
+                    let (accepted, open, failed, out, inb) = s.snapshot();
+                    let value = format!(
+                        "{name}: {accepted} connections ({open} open, {failed} failed), {out} bytes out, {inb} bytes in"
+                    );
+                    (format!("forward_{}", i + 1), value)
+                })
+                .collect()
+        });
+        let server =
+            crate::daemon::uapi_server::UapiServer::spawn_with(listener, self.tunnel.engine().clone(), Some(extras))?;
+        let path = socket.path().to_path_buf();
+        self.control = Some((socket, server));
+        Ok(path)
     }
 
     /// What the forwards need from here, for their threads.
@@ -110,7 +143,11 @@ impl Rootless {
 
     /// Ends every connection with a FIN, waits (a little) for them to finish, then stops the
     /// stack and the tunnel.
-    pub fn shutdown(self) {
+    pub fn shutdown(mut self) {
+        if let Some((socket, server)) = self.control.take() {
+            server.stop();
+            drop(socket);
+        }
         self.connections.close_all();
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         while Instant::now() < deadline

@@ -3,17 +3,29 @@
 use super::{Errno, UapiHost};
 use braid_engine::{EngineHandle, UdpUnderlay};
 use std::io;
+use std::sync::Arc;
+
+/// More `(key, value)` facts for `braid show` from whoever runs the engine (a rootless
+/// tunnel's forwards and their counters).
+pub type HostExtras = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
 /// What the UAPI changes outside the device: the engine's underlay (port, firewall mark),
 /// and the data path's facts for `braid show`.
 pub struct EngineHost<'a> {
     engine: &'a EngineHandle<UdpUnderlay>,
+    more: Option<&'a HostExtras>,
 }
 
 impl<'a> EngineHost<'a> {
     /// The host of the engine behind `engine`.
     pub fn new(engine: &'a EngineHandle<UdpUnderlay>) -> Self {
-        EngineHost { engine }
+        EngineHost { engine, more: None }
+    }
+
+    /// Adds `more`'s facts to what `braid show` reports.
+    pub fn with_extras(mut self, more: Option<&'a HostExtras>) -> Self {
+        self.more = more;
+        self
     }
 }
 
@@ -77,6 +89,9 @@ impl UapiHost for EngineHost<'_> {
             ("handshake_queue_full_drops".into(), stats.handshake_queue.dropped_full.to_string()),
             ("handshake_queue_waiting".into(), stats.handshake_queue.waiting.to_string()),
         ]);
+        if let Some(more) = self.more {
+            extras.extend(more());
+        }
         extras
     }
 }

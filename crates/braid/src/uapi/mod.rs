@@ -29,7 +29,7 @@ mod values;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use engine_host::EngineHost;
+pub use engine_host::{EngineHost, HostExtras};
 pub use errno::Errno;
 pub use get::{write_braid_extras, write_get_body};
 pub use host::UapiHost;
