@@ -113,6 +113,26 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<usize> {
     Ok(chosen)
 }
 
+/// Raises this process's soft limit on open descriptors to its hard limit (a proxy holds two
+/// per connection, and the usual soft limit of 1 024 would cap it near 500 connections);
+/// returns the new soft limit.
+pub fn raise_descriptor_limit() -> io::Result<libc::rlim_t> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into the struct we own and pass by pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard
+        // one needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
 /// The effective user id of this process (whom its files and sockets belong to).
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -39,6 +39,9 @@ pub struct Proxies {
 }
 
 fn start(config: &Path) -> io::Result<(Rootless, String)> {
+    if let Err(e) = braid_io::process::raise_descriptor_limit() {
+        tracing::warn!(error = %e, "cannot raise the limit on open files: connections may be refused early");
+    }
     let file = load_config_file(config).map_err(|e| fail(e.to_string()))?;
     if file.readable_by_others {
         eprintln!("braid: warning: {} is readable by others, and it holds a private key", config.display());
