@@ -79,6 +79,11 @@ pub struct TcpConfig {
     pub challenge_ack_limit: u32,
     /// The congestion control algorithm.
     pub congestion: CongestionAlgorithm,
+    /// Spread each window over the round trip (2× the window per RTT in slow start, 1.2× after)
+    /// instead of sending it as one burst: a burst that a queue on the path cannot hold is
+    /// lost, and on a long path the window takes long to recover. Default off (a stack on a
+    /// LAN or in one process gains nothing from it).
+    pub pacing: bool,
 }
 
 impl Default for TcpConfig {
@@ -106,6 +111,7 @@ impl Default for TcpConfig {
             dup_ack_threshold: 3,
             challenge_ack_limit: 10,
             congestion: CongestionAlgorithm::NewReno,
+            pacing: false,
         }
     }
 }

@@ -57,7 +57,7 @@ mod timers;
 mod tests;
 
 pub use config::{KeepAlive, TcpConfig, MAX_DELAYED_ACK, MAX_RECV_BUFFER};
-pub use congestion::{CongestionAlgorithm, CongestionControl, NewReno};
+pub use congestion::{CongestionAlgorithm, CongestionControl, Cubic, NewReno};
 pub use connection::{Connection, Negotiated, Shutdown, Stats, MIN_PATH_MSS, MIN_PROBE_TIMEOUT};
 pub use error::{AcceptError, ConnectionError, RecvError, SendError, SoftError};
 pub use isn::{InitialNumbers, IsnGenerator};

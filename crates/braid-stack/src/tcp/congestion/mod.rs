@@ -6,8 +6,10 @@
 //! in the connection's `recovery` module and only calls these hooks. An algorithm never sees
 //! segments, only byte counts and the current sender maximum segment size.
 
+mod cubic;
 mod new_reno;
 
+pub use cubic::Cubic;
 pub use new_reno::NewReno;
 
 use crate::time::Instant;
@@ -70,6 +72,9 @@ pub enum CongestionAlgorithm {
     /// RFC 5681 slow start and congestion avoidance with RFC 6582 recovery.
     #[default]
     NewReno,
+    /// RFC 9438 CUBIC: regains the window in seconds whatever the round trip (Linux's
+    /// default), for long or lossy paths.
+    Cubic,
 }
 
 impl CongestionAlgorithm {
@@ -77,6 +82,7 @@ impl CongestionAlgorithm {
     pub fn build(self, initial_window_segments: Option<u32>) -> Box<dyn CongestionControl> {
         match self {
             CongestionAlgorithm::NewReno => Box::new(NewReno::new(initial_window_segments)),
+            CongestionAlgorithm::Cubic => Box::new(Cubic::new(initial_window_segments)),
         }
     }
 }

@@ -184,6 +184,8 @@ pub struct Connection {
     keep_alive_sent: u32,
     last_received: Instant,
     last_data_sent: Instant,
+    /// With pacing: when the next segment carrying data may leave (see `output::pace`).
+    pace_next: Instant,
 
     // Pending control transmissions.
     send_syn: bool,
@@ -264,6 +266,7 @@ impl Connection {
             keep_alive_sent: 0,
             last_received: now,
             last_data_sent: now,
+            pace_next: now,
             send_syn: false,
             probe_pending: false,
             loss_probe_pending: false,
@@ -497,8 +500,10 @@ impl Connection {
         if self.state == State::Closed {
             return None;
         }
-        if self.plan().is_some() {
-            return Some(Instant::ZERO);
+        if let Some(plan) = self.plan() {
+            let paced = plan.len > 0 && self.control_plan().is_none();
+            let at = if paced { self.pace_release() } else { Instant::ZERO };
+            return Some(self.timers.next().map_or(at, |t| t.min(at)));
         }
         self.timers.next()
     }

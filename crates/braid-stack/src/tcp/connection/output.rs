@@ -18,6 +18,11 @@ use crate::tcp::seq::Seq;
 use crate::tcp::state::State;
 use crate::tcp::timers::TimerKind;
 use crate::time::Instant;
+use core::time::Duration;
+
+/// Data of up to this much pacing time leaves together (one wake-up of the driver per
+/// millisecond at most, not one per segment).
+pub(super) const PACING_QUANTUM: Duration = Duration::from_millis(1);
 
 /// Why a planned segment is sent (decides the bookkeeping in `commit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +64,12 @@ impl Connection {
     /// `None`; emit each segment (with [`Connection::repr`]) before the next call.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
         self.restart_after_idle(now);
-        let Some(plan) = self.plan() else {
+        let plan = match self.plan() {
+            // Data waits for its pacing time; an ACK that is due goes out meanwhile.
+            Some(plan) if plan.len > 0 && self.pace_release() > now => self.control_plan(),
+            plan => plan,
+        };
+        let Some(plan) = plan else {
             // Data may have been queued that cannot go out: make sure the persist timer runs.
             self.update_persist(now);
             return None;
@@ -67,6 +77,32 @@ impl Connection {
         let seg = self.commit(now, plan);
         self.update_persist(now);
         Some(seg)
+    }
+
+    /// With pacing on, when the next data segment may leave: [`PACING_QUANTUM`] before its
+    /// paced time, so segments leave in small bursts of about a millisecond's worth rather
+    /// than one at a time. `Instant::ZERO` (now) without pacing.
+    pub(super) fn pace_release(&self) -> Instant {
+        if !self.cfg.pacing {
+            return Instant::ZERO;
+        }
+        Instant::from_nanos(self.pace_next.as_nanos().saturating_sub(PACING_QUANTUM.as_nanos() as u64))
+    }
+
+    /// Advances the pacing clock by `len` bytes' time at the pacing rate: twice the window
+    /// per round trip in slow start, 1.2 times in congestion avoidance (Linux's gains), so a
+    /// window spreads over the round trip instead of leaving as one burst that a queue on the
+    /// path (a router, a UDP socket) overflows.
+    fn pace(&mut self, now: Instant, len: usize) {
+        if !self.cfg.pacing || len == 0 {
+            return;
+        }
+        let Some(srtt) = self.rtt.srtt() else { return };
+        let cwnd = self.cc.window().max(self.smss);
+        let gain = if cwnd < self.cc.ssthresh() { 2.0 } else { 1.2 };
+        let rate = gain * f64::from(cwnd) / srtt.as_secs_f64().max(1e-6);
+        let spacing = Duration::from_secs_f64((len as f64 / rate).min(1.0));
+        self.pace_next = self.pace_next.max(now) + spacing;
     }
 
     /// RFC 5681 §4.1: after an idle period longer than one RTO, restart from the initial window.
@@ -104,7 +140,7 @@ impl Connection {
     /// `RCV.NXT` may already be beyond it, and an ACK with an older sequence number would be
     /// unacceptable there and its acknowledgment lost. `SND.MAX` is never below the peer's
     /// `RCV.NXT` and never beyond its window's right edge.
-    fn control_plan(&self) -> Option<Plan> {
+    pub(super) fn control_plan(&self) -> Option<Plan> {
         if self.ack_now {
             return Some(Plan::control(self.snd_max, Kind::Ack));
         }
@@ -311,6 +347,7 @@ impl Connection {
             self.last_window_sent = window_bytes;
         }
         let end = plan.seq + (plan.len + usize::from(syn) + usize::from(plan.fin));
+        self.pace(now, plan.len);
         match plan.kind {
             Kind::Ack => {}
             Kind::Probe => {

@@ -10,5 +10,6 @@ mod keep_alive;
 mod loss;
 mod network;
 mod options;
+mod pacing;
 mod reset;
 mod window;
