@@ -168,7 +168,7 @@ mod tests {
     fn run(c: &mut Cubic, from: Instant, rtts: u32, rtt_ms: u64) -> Instant {
         let mut now = from;
         for _ in 0..rtts {
-            now = now + Duration::from_millis(rtt_ms);
+            now += Duration::from_millis(rtt_ms);
             let segments = c.window() / SMSS;
             for _ in 0..segments {
                 c.on_ack(&ack(now, SMSS, rtt_ms));
@@ -214,7 +214,7 @@ mod tests {
         run(&mut cubic, Instant::ZERO, 30, 100);
         let mut now = Instant::ZERO;
         for _ in 0..30 {
-            now = now + Duration::from_millis(100);
+            now += Duration::from_millis(100);
             for _ in 0..reno.window() / SMSS {
                 reno.on_ack(&ack(now, SMSS, 100));
             }
