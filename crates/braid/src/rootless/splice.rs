@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Bytes read at once from either side.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 16 * 1024;
 /// Stack of a copying thread: it needs little beyond its heap buffer.
 pub const COPY_THREAD_STACK: usize = 128 * 1024;
 
