@@ -33,6 +33,10 @@ pub fn start(
             }
             let Ok(client) = client else { continue };
             stats.accepted.fetch_add(1, Ordering::Relaxed);
+            if !context.connections.has_room() {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             let (context, stats, auth) = (context.clone(), stats.clone(), auth.clone());
             let _ = spawn_small("braid-http-c", move || {
                 if let Err(e) = serve(client, &context, &stats, auth.as_ref()) {

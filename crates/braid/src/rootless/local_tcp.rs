@@ -29,6 +29,11 @@ impl LocalTcpForward {
                 }
                 let Ok(client) = incoming else { continue };
                 stats.accepted.fetch_add(1, Ordering::Relaxed);
+                if !context.connections.has_room() {
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("forward: too many connections open; one refused");
+                    continue;
+                }
                 let (context, conn_stats, target) = (context.clone(), stats.clone(), target.clone());
                 let spawned = spawn_small("braid-forward-c", move || match context.connect(&target) {
                     Ok(tunnel) => splice(client, tunnel, &conn_stats, &context.connections),

@@ -23,6 +23,11 @@ pub fn start(spec: &ForwardSpec, context: Context, stats: Arc<ForwardStats>) -> 
             continue;
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
+        if !context.connections.has_room() {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("remote forward: too many connections open; one refused");
+            continue;
+        }
         let (context, conn_stats, target) = (context.clone(), stats.clone(), target.clone());
         let spawned = spawn_small("braid-forward-c", move || {
             let addrs: io::Result<Vec<SocketAddr>> = match &target.host {

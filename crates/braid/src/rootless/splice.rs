@@ -12,6 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 const CHUNK: usize = 16 * 1024;
 /// Stack of a copying thread: it needs little beyond its heap buffer.
 pub const COPY_THREAD_STACK: usize = 128 * 1024;
+/// Connections open at once, over every forward and proxy of one tunnel (about 60 KiB of
+/// memory each, and two threads): more are refused at once, so memory stays bounded whatever
+/// clients do.
+pub const MAX_OPEN_CONNECTIONS: usize = 4096;
 
 /// Counters of one forward (or proxy), for `braid show` and the logs.
 #[derive(Debug, Default)]
@@ -73,9 +77,15 @@ impl Connections {
         self.closing.load(Ordering::Acquire)
     }
 
+    /// Whether a new connection may be opened now (not closing, under
+    /// [`MAX_OPEN_CONNECTIONS`]); checked before the tunnel side is connected.
+    pub fn has_room(&self) -> bool {
+        !self.is_closing() && self.open.lock().unwrap_or_else(PoisonError::into_inner).len() < MAX_OPEN_CONNECTIONS
+    }
+
     fn add(&self, joined: &Arc<Joined>) -> bool {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.is_closing() {
+        if self.is_closing() || open.len() >= MAX_OPEN_CONNECTIONS {
             return false;
         }
         open.push(joined.clone());
@@ -95,6 +105,7 @@ pub fn splice(local: LocalStream, tunnel: TunnelStream, stats: &Arc<ForwardStats
     let joined = Arc::new(Joined { local, tunnel });
     if !connections.add(&joined) {
         let _ = joined.local.shutdown(Shutdown::Both);
+        stats.failed.fetch_add(1, Ordering::Relaxed);
         return;
     }
     stats.open.fetch_add(1, Ordering::Relaxed);
