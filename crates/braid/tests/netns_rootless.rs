@@ -400,7 +400,7 @@ fn forward_and_socks_as_nobody_reach_the_network_behind_wireguard_go() {
     assert!(log.contains("braid: stopped"), "{log}");
 
     // braid socks: SOCKS5 with a name resolved through the tunnel, HTTP CONNECT, UDP ASSOCIATE.
-    let (_socks, lines) = lab.braid_as_nobody(
+    let (mut socks_process, lines) = lab.braid_as_nobody(
         "socks",
         &["socks", config, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"],
         "socks5 ",
@@ -457,4 +457,40 @@ fn forward_and_socks_as_nobody_reach_the_network_behind_wireguard_go() {
     .unwrap();
     assert_eq!(&echoed[..10], &[0, 0, 0, 1, 198, 19, 0, 2, 0, ECHO_PORT as u8], "the answer names its source");
     assert_eq!(&echoed[10..], b"through SOCKS5");
+
+    // With --auth-file, a client without the user and password is refused; with them it is
+    // served (SOCKS5 and HTTP CONNECT alike).
+    socks_process.stop();
+    let auth = lab.scratch.write("proxy.auth", "alice:s3cret\n");
+    std::os::unix::fs::chown(&auth, Some(65534), Some(65534)).unwrap();
+    let auth = auth.to_str().unwrap();
+    let (_socks, lines) = lab.braid_as_nobody(
+        "socks-auth",
+        &["socks", config, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--auth-file", auth],
+        "socks5 ",
+        1,
+    );
+    let socks: SocketAddr =
+        lines[0].split_whitespace().nth(1).and_then(|a| a.parse().ok()).expect("the SOCKS5 address");
+    std::thread::sleep(Duration::from_millis(100));
+    let http: SocketAddr = std::fs::read_to_string(lab.scratch.path().join("socks-auth.log"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("http-connect "))
+        .and_then(|a| a.trim().parse().ok())
+        .expect("the HTTP CONNECT proxy's address");
+    let url = format!("http://198.19.0.2:{HTTP_PORT}/small.bin");
+    for (what, proxy) in [("SOCKS5", format!("socks5h://{socks}")), ("HTTP CONNECT", format!("http://{http}"))] {
+        let refused = lab.ns_a.exec(
+            &["curl", "-sS", "--fail", "--proxytunnel", "--proxy", &proxy, "-o", "/dev/null", &url],
+            Duration::from_secs(30),
+        );
+        assert!(!refused.success(), "{what} served a client without credentials");
+        lab.curl_exact(
+            &format!("{what} with credentials"),
+            &["--proxytunnel", "--proxy", &proxy, "--proxy-user", "alice:s3cret"],
+            &url,
+            &lab.small,
+        );
+    }
 }
