@@ -122,6 +122,14 @@ fn under_flood(pair: &Pair, flood: &Flood, braid_public: &str, port: u16) -> (u3
 #[test]
 fn an_established_tunnel_keeps_serving_under_handshake_floods() {
     let test = "an_established_tunnel_keeps_serving_under_handshake_floods";
+    if cfg!(debug_assertions) {
+        // An unoptimised daemon beside a flooder on two cores measures the build, not the
+        // defence; CI runs this suite in release (.ci/run).
+        netns::prereq::notice(&format!(
+            "SKIP {test}: runs in release builds (`cargo test --release -p braid --test netns_flood`)"
+        ));
+        return;
+    }
     if !netns::ready(test, &["ip", "ping", "iperf3"], &[Impl::Braid, Impl::WireguardGo]) {
         return;
     }
