@@ -12,15 +12,14 @@
 
 mod netns;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::unix::net::UnixStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use braid_proto::cookie::MacSealer;
 use braid_proto::crypto::PublicKey;
 use braid_wire::wg::{CookieReply, CookieReplyRepr};
+use netns::uapi::{braid_get, device_counter as counter};
 use netns::{Impl, Pair, PingOpts};
 use rand_core::{RngCore, SeedableRng};
 
@@ -35,30 +34,6 @@ const PINGS: u32 = 140;
 fn attacker_address(k: usize) -> String {
     let host = k + 1; // 198.18.8.1 ...
     format!("198.18.{}.{}", 8 + host / 256, host % 256)
-}
-
-/// braid's extended UAPI `get` of its interface, as `key=value` lines.
-fn braid_get(ifname: &str) -> String {
-    let path = netns::daemon::socket_path(ifname);
-    let mut stream = UnixStream::connect(&path).expect("braid's control socket");
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    stream.write_all(b"get=braid\n\n").unwrap();
-    let mut text = String::new();
-    let mut buf = [0u8; 65536];
-    while !text.ends_with("\n\n") {
-        let n = stream.read(&mut buf).expect("reply");
-        if n == 0 {
-            break;
-        }
-        text.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    text
-}
-
-/// Device counter `braid_device_KEY` (0 while it has not counted anything).
-fn counter(get: &str, key: &str) -> u64 {
-    let prefix = format!("braid_device_{key}=");
-    get.lines().filter_map(|l| l.strip_prefix(&prefix)).filter_map(|v| v.parse::<u64>().ok()).sum()
 }
 
 /// Mbit/s the iperf3 receiver saw.

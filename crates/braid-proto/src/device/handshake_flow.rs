@@ -58,7 +58,8 @@ impl Device {
 
     /// mac1 must verify; under load, mac2 must too (else a cookie reply goes back) and the
     /// source must be within its handshake rate; and whatever passes must fit the device-wide
-    /// budget, the last check before any Diffie-Hellman work.
+    /// budget, the last check before any Diffie-Hellman work. Cookie replies have a device-wide
+    /// budget of their own (10 × the handshake budget).
     fn cookie_gate(&mut self, now: Instant, from: Endpoint, msg: &[u8], sender_index: u32) -> Result<Gate, DropReason> {
         let checker = self.cookie_checker.as_mut().ok_or(DropReason::NoPrivateKey)?;
         if !checker.verify_mac1(msg) {
@@ -69,6 +70,9 @@ impl Device {
             return self.spend_budget(now);
         }
         if !checker.verify_mac2(now, from.addr, msg) {
+            if !self.cookie_budget.allow(now) {
+                return Err(DropReason::OverBudget);
+            }
             let reply = checker
                 .create_reply(now, &mut *self.rng, from.addr, msg, sender_index)
                 .map_err(|_| DropReason::Malformed)?;

@@ -96,6 +96,8 @@ pub struct Device {
     cookie_checker: Option<CookieChecker>,
     rate_limiter: RateLimiter,
     budget: HandshakeBudget,
+    /// Cookie replies per second, all sources together (10 × the handshake budget).
+    cookie_budget: HandshakeBudget,
     load: LoadDetector,
     peers: Vec<PeerSlot>,
     free_slots: Vec<u32>,
@@ -134,6 +136,10 @@ fn peer_ref(peers: &[PeerSlot], id: PeerId) -> Option<&Peer> {
 /// Timer wheel geometry: 10 ms slots, 1024 of them (one rotation ≈ 10 s, the keepalive
 /// period, so most timers land within one turn).
 const WHEEL_TICK: Duration = Duration::from_millis(10);
+/// Cookie replies allowed per second, as a multiple of the handshake budget: a cookie costs
+/// no Diffie-Hellman but an AEAD and a datagram, and a flood of forged initiations must not
+/// turn into a core's worth of them (10 × 2 000/s covers every legitimate retry).
+const COOKIE_BUDGET_FACTOR: u32 = 10;
 const WHEEL_SLOTS: usize = 1024;
 
 impl Device {
@@ -151,6 +157,7 @@ impl Device {
             cookie_checker: None,
             rate_limiter: RateLimiter::new(),
             budget: HandshakeBudget::new(config.handshake_budget),
+            cookie_budget: HandshakeBudget::new(config.handshake_budget.saturating_mul(COOKIE_BUDGET_FACTOR)),
             load: LoadDetector::new(config.handshake_load_threshold),
             peers: Vec::new(),
             free_slots: Vec::new(),

@@ -711,3 +711,26 @@ fn two_thousand_cookie_holding_sources_get_no_more_than_the_budget() {
     assert!((2000..=2200).contains(&worked), "{worked} of 40 000 reached the DH step");
     assert!(stats.drops(DropReason::OverBudget) >= 30_000, "{}", stats.drops(DropReason::OverBudget));
 }
+
+#[test]
+fn cookie_replies_have_a_device_wide_budget_too() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let mut b = node(1);
+    // Under load (the queue past 1/8) for a whole second, 100 000 forged initiations from
+    // distinct sources: at most 10 × the handshake budget (+ its burst) get a cookie reply.
+    let to = b.dev.public_key().unwrap();
+    let start = Instant::from_secs(1);
+    let mut cookies = 0;
+    for k in 0..100_000u64 {
+        let now = start + Duration::from_nanos(k * 10_000);
+        b.dev.set_handshake_backlog(now, 600, 4096);
+        let from = SocketAddr::from(([198, 18, (k / 60_000) as u8 + 1, (k % 250) as u8], 1024 + (k % 60_000) as u16));
+        let mut msg = forged_initiation(&to, now, &mut rng);
+        let _ = b.dev.handle_datagram(now, from.into(), &mut msg);
+        cookies += drain(&mut b, now).len();
+    }
+    let budget = u64::from(DeviceConfig::default().handshake_budget) * 10;
+    assert!((budget as usize..=(budget * 11 / 10) as usize).contains(&cookies), "{cookies} cookie replies");
+    assert_eq!(b.dev.stats().cookie_replies_sent as usize, cookies);
+    assert!(b.dev.stats().drops(DropReason::OverBudget) >= 75_000);
+}

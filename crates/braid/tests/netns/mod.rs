@@ -20,6 +20,7 @@ pub mod prereq;
 pub mod process;
 pub mod tcp_transfer;
 pub mod topology;
+pub mod uapi;
 pub mod wg;
 
 use std::sync::RwLock;
