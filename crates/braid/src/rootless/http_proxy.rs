@@ -5,9 +5,9 @@
 use super::socks5::Credentials;
 use super::spec::{Host, Target};
 use super::splice::{splice, ForwardStats};
-use super::{spawn_small, Context};
+use super::Context;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,30 +23,7 @@ pub fn start(
     stats: Arc<ForwardStats>,
     auth: Option<Credentials>,
 ) -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind(listen)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen} for HTTP CONNECT: {e}")))?;
-    let bound = listener.local_addr()?;
-    spawn_small("braid-http", move || {
-        for client in listener.incoming() {
-            if context.connections.is_closing() {
-                return;
-            }
-            let Ok(client) = client else { continue };
-            stats.accepted.fetch_add(1, Ordering::Relaxed);
-            if !context.connections.has_room() {
-                stats.failed.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let (context, stats, auth) = (context.clone(), stats.clone(), auth.clone());
-            let _ = spawn_small("braid-http-c", move || {
-                if let Err(e) = serve(client, &context, &stats, auth.as_ref()) {
-                    stats.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(error = %e, "HTTP CONNECT client ended");
-                }
-            });
-        }
-    })?;
-    Ok(bound)
+    super::serve_proxy(listen, "HTTP CONNECT", "braid-http", context, stats, auth, serve)
 }
 
 /// What a request head asked for.

@@ -199,6 +199,49 @@ impl Context {
     }
 }
 
+/// How a proxy serves one client (until its connection ends).
+pub(crate) type ServeClient =
+    fn(std::net::TcpStream, &Context, &Arc<ForwardStats>, Option<&socks5::Credentials>) -> io::Result<()>;
+
+/// Listens on `listen` for the proxy called `what` and serves each client with `serve` on a
+/// thread of its own (threads named `thread`), counting into `stats`; clients beyond the
+/// connection cap are refused at once. Returns the address bound.
+pub(crate) fn serve_proxy(
+    listen: SocketAddr,
+    what: &'static str,
+    thread: &'static str,
+    context: Context,
+    stats: Arc<ForwardStats>,
+    auth: Option<socks5::Credentials>,
+    serve: ServeClient,
+) -> io::Result<SocketAddr> {
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen} for {what}: {e}")))?;
+    let bound = listener.local_addr()?;
+    spawn_small(thread, move || {
+        for client in listener.incoming() {
+            if context.connections.is_closing() {
+                return;
+            }
+            let Ok(client) = client else { continue };
+            stats.accepted.fetch_add(1, Ordering::Relaxed);
+            if !context.connections.has_room() {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let (context, stats, auth) = (context.clone(), stats.clone(), auth.clone());
+            let _ = spawn_small(thread, move || {
+                if let Err(e) = serve(client, &context, &stats, auth.as_ref()) {
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(error = %e, "{what} client ended");
+                }
+            });
+        }
+    })?;
+    Ok(bound)
+}
+
 /// Spawns a named thread with a small stack (the forwards' threads mostly wait).
 pub(crate) fn spawn_small(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<()> {
     std::thread::Builder::new().name(name.into()).stack_size(splice::COPY_THREAD_STACK).spawn(body).map(drop)

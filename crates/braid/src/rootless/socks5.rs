@@ -11,7 +11,7 @@ use super::{spawn_small, Context};
 use crate::net::UdpSocket as TunnelSocket;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -91,30 +91,7 @@ pub fn start(
     stats: Arc<ForwardStats>,
     auth: Option<Credentials>,
 ) -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind(listen)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen} for SOCKS5: {e}")))?;
-    let bound = listener.local_addr()?;
-    spawn_small("braid-socks", move || {
-        for client in listener.incoming() {
-            if context.connections.is_closing() {
-                return;
-            }
-            let Ok(client) = client else { continue };
-            stats.accepted.fetch_add(1, Ordering::Relaxed);
-            if !context.connections.has_room() {
-                stats.failed.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let (context, stats, auth) = (context.clone(), stats.clone(), auth.clone());
-            let _ = spawn_small("braid-socks-c", move || {
-                if let Err(e) = serve(client, &context, &stats, auth.as_ref()) {
-                    stats.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(error = %e, "SOCKS5 client ended");
-                }
-            });
-        }
-    })?;
-    Ok(bound)
+    super::serve_proxy(listen, "SOCKS5", "braid-socks", context, stats, auth, serve)
 }
 
 fn protocol_error(what: &str) -> io::Error {
